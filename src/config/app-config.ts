@@ -1,0 +1,74 @@
+// Settings: the environment validated once at start (Joi schema) into one typed object with documented defaults.
+import Joi from 'joi';
+import type { EngineConfig, FsyncPolicy } from '../storage/engine-config';
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  autoCreateTopics: boolean;
+  /** Largest JSON request body accepted (bytes); batch produce is bounded by it too. */
+  maxBodyBytes: number;
+  engine: EngineConfig;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+const MiB = 1024 * 1024;
+
+/** Every setting, its default and its bounds. The README's configuration table mirrors this schema. */
+export const envSchema = Joi.object({
+  PORT: Joi.number().integer().min(0).max(65535).default(8000),
+  HOST: Joi.string().default('0.0.0.0'),
+  DATA_DIR: Joi.string().default('./data'),
+  FSYNC: Joi.string().valid('always', 'interval', 'never').default('always'),
+  FSYNC_INTERVAL_MS: Joi.number().integer().min(1).max(60_000).default(200),
+  MAX_MESSAGE_BYTES: Joi.number().integer().min(1).max(64 * MiB).default(MiB),
+  MAX_BATCH_MESSAGES: Joi.number().integer().min(1).max(100_000).default(10_000),
+  MAX_BODY_BYTES: Joi.number().integer().min(1024).max(512 * MiB).default(32 * MiB),
+  AUTO_CREATE_TOPICS: Joi.boolean().truthy('1').falsy('0').default(true),
+  SEGMENT_BYTES: Joi.number().integer().min(4096).max(1024 * MiB).default(64 * MiB),
+  SEGMENT_MS: Joi.number().integer().min(0).default(7 * 24 * 3600 * 1000),
+  RETENTION_MS: Joi.number().integer().min(0).default(0),
+  RETENTION_BYTES: Joi.number().integer().min(0).default(0),
+  RETENTION_CHECK_MS: Joi.number().integer().min(100).default(30_000),
+  INDEX_INTERVAL_BYTES: Joi.number().integer().min(64).max(MiB).default(4096),
+  MAX_OPEN_SEGMENTS: Joi.number().integer().min(8).max(100_000).default(256),
+  MAX_IN_FLIGHT_BYTES: Joi.number().integer().min(MiB).default(64 * MiB),
+}).unknown(true);
+
+export type ValidatedEnv = Record<string, unknown>;
+
+/** Validates raw environment values; throws one error listing every bad setting. */
+export function validateEnv(raw: Record<string, unknown>): ValidatedEnv {
+  const { error, value } = envSchema.validate(raw, { abortEarly: false, convert: true });
+  if (error) {
+    throw new Error(`Invalid configuration: ${error.details.map((d) => d.message).join('; ')}`);
+  }
+  return value as ValidatedEnv;
+}
+
+/** Builds the typed config from validated values (read through ConfigService, or straight from validateEnv). */
+export function toAppConfig(get: (key: string) => unknown): AppConfig {
+  const n = (key: string) => get(key) as number;
+  return {
+    port: n('PORT'),
+    host: get('HOST') as string,
+    autoCreateTopics: get('AUTO_CREATE_TOPICS') as boolean,
+    maxBodyBytes: n('MAX_BODY_BYTES'),
+    engine: {
+      dataDir: get('DATA_DIR') as string,
+      fsync: get('FSYNC') as FsyncPolicy,
+      fsyncIntervalMs: n('FSYNC_INTERVAL_MS'),
+      segmentBytes: n('SEGMENT_BYTES'),
+      segmentMs: n('SEGMENT_MS'),
+      maxMessageBytes: n('MAX_MESSAGE_BYTES'),
+      maxBatchMessages: n('MAX_BATCH_MESSAGES'),
+      indexIntervalBytes: n('INDEX_INTERVAL_BYTES'),
+      maxOpenSegments: n('MAX_OPEN_SEGMENTS'),
+      maxInFlightBytes: n('MAX_IN_FLIGHT_BYTES'),
+      retentionMs: n('RETENTION_MS'),
+      retentionBytes: n('RETENTION_BYTES'),
+      retentionCheckMs: n('RETENTION_CHECK_MS'),
+    },
+  };
+}

@@ -1,0 +1,37 @@
+// Domain errors raised by the engine; the HTTP edge maps each `code` to a status in one place.
+
+export type StorageErrorCode =
+  | 'INVALID_NAME'
+  | 'TOPIC_NOT_FOUND'
+  | 'TOPIC_EXISTS'
+  | 'PARTITION_NOT_FOUND'
+  | 'OFFSET_OUT_OF_RANGE'
+  | 'MESSAGE_TOO_LARGE'
+  | 'BATCH_TOO_LARGE'
+  | 'BACK_PRESSURE'
+  | 'STORAGE_UNAVAILABLE'
+  | 'CORRUPT_RECORD'
+  | 'CLOSED';
+
+export class StorageError extends Error {
+  constructor(
+    readonly code: StorageErrorCode,
+    message: string,
+    /** Seconds a client should wait before retrying, for transient conditions. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+export const invalidName = (what: string, value: string, rule: string) =>
+  new StorageError('INVALID_NAME', `Invalid ${what} ${JSON.stringify(value.slice(0, 300))}: ${rule}`);
+
+export const topicNotFound = (topic: string) =>
+  new StorageError('TOPIC_NOT_FOUND', `Topic '${topic}' does not exist`);
+
+export const offsetOutOfRange = (message: string) => new StorageError('OFFSET_OUT_OF_RANGE', message);
+
+export const storageUnavailable = (message: string, retryAfterSeconds = 1) =>
+  new StorageError('STORAGE_UNAVAILABLE', message, retryAfterSeconds);

@@ -1,0 +1,549 @@
+// A partition's log: an ordered list of segments with one writer that group-commits appends.
+//
+// Appends queue up while a write+fsync is in flight and are then written together: one write and one
+// fsync answer every produce that arrived meanwhile. Readers only ever see bytes that are already durable
+// (under FSYNC=always), so a message a consumer has seen and acked can never vanish in a crash.
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EngineConfig } from './engine-config';
+import { StorageError, storageUnavailable } from './errors';
+import type { HandleCache } from './handle-cache';
+import { OffsetIndex } from './offset-index';
+import {
+  batchIsIntact,
+  BATCH_HEADER_BYTES,
+  decodeRecords,
+  encodeBatch,
+  readBatchHeader,
+  type PreparedRecord,
+  type StoredRecord,
+} from './record-batch';
+import { fsyncDir } from './fs-durable';
+import { fileSize, parseSegmentFileName, scanLog, Segment, segmentFileName, truncateFile } from './segment';
+
+/** Largest physical batch a flush writes: bounds what a read of one message has to load and check. */
+const MAX_PHYSICAL_BATCH_BYTES = 64 * 1024;
+/** Largest single write: bounds the buffer one flush allocates. */
+const MAX_FLUSH_BYTES = 16 * 1024 * 1024;
+const INT32_MAX = 0x7fff_ffff;
+
+interface PendingAppend {
+  records: PreparedRecord[];
+  bytes: number;
+  resolve: (baseOffset: number) => void;
+  reject: (err: Error) => void;
+}
+
+interface ReadChunk {
+  segment: Segment;
+  /** File position of buf[0]. */
+  start: number;
+  buf: Buffer;
+  length: number;
+}
+
+export interface RecoveryReport {
+  truncatedBytes: number;
+}
+
+export class PartitionLog {
+  private readonly segments: Segment[];
+  private readonly queue: PendingAppend[] = [];
+  private queuedBytes = 0;
+  private flushing = false;
+  private closing: Promise<void> | null = null;
+  private dirty = false;
+  /** A failed write whose truncation also failed leaves bytes past `size` to cut before the next write. */
+  private needsTruncate = false;
+  private indexHandle: FileHandle | null = null;
+  private lastChunk: ReadChunk | null = null;
+
+  private constructor(
+    readonly dir: string,
+    private readonly config: EngineConfig,
+    private readonly handles: HandleCache,
+    segments: Segment[],
+    readonly recovery: RecoveryReport,
+  ) {
+    this.segments = segments;
+    this.active.pinned = true;
+  }
+
+  /** Opens (or creates) the log in `dir`, recovering the active segment's tail. Startup only: sync I/O. */
+  static open(dir: string, config: EngineConfig, handles: HandleCache): PartitionLog {
+    mkdirSync(dir, { recursive: true });
+    const names = readdirSync(dir);
+    const bases = names
+      .map(parseSegmentFileName)
+      .filter((b): b is number => b !== null)
+      .sort((a, b) => a - b);
+    for (const name of names) {
+      // Leftovers of an interrupted roll or rewrite; the .log files are the truth.
+      if (name.endsWith('.tmp') || (name.endsWith('.index') && !names.includes(name.replace(/\.index$/, '.log')))) {
+        rmSync(join(dir, name), { force: true });
+      }
+    }
+    if (bases.length === 0) {
+      createSegmentFilesSync(dir, 0);
+      bases.push(0);
+    }
+    const segments: Segment[] = [];
+    for (let i = 0; i < bases.length - 1; i++) {
+      const st = statSync(join(dir, segmentFileName(bases[i], '.log')));
+      segments.push(Segment.sealedFromStat(dir, bases[i], bases[i + 1], st));
+    }
+    const { segment, truncatedBytes } = recoverActiveSegment(dir, bases[bases.length - 1], config.indexIntervalBytes);
+    segments.push(segment);
+    return new PartitionLog(dir, config, handles, segments, { truncatedBytes });
+  }
+
+  get active(): Segment {
+    return this.segments[this.segments.length - 1];
+  }
+
+  /** First offset still stored (retention moves it forward). */
+  get startOffset(): number {
+    return this.segments[0].baseOffset;
+  }
+
+  /** Offset the next appended record will get; everything below it is readable. */
+  get endOffset(): number {
+    return this.active.endOffset;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  get sizeBytes(): number {
+    let total = 0;
+    for (const s of this.segments) total += s.size;
+    return total;
+  }
+
+  /**
+   * Queues records for the next group commit; resolves with the first record's offset once the batch is
+   * written (and fsynced under FSYNC=always). Records of one call get consecutive offsets.
+   */
+  append(records: PreparedRecord[], bytes: number): Promise<number> {
+    if (this.closing) return Promise.reject(new StorageError('CLOSED', 'The log is closing'));
+    if (this.queuedBytes > 0 && this.queuedBytes + bytes > this.config.maxInFlightBytes) {
+      return Promise.reject(
+        new StorageError('BACK_PRESSURE', 'Too many bytes waiting to be written to this partition; retry shortly', 1),
+      );
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ records, bytes, resolve, reject });
+      this.queuedBytes += bytes;
+      if (!this.flushing) {
+        this.flushing = true;
+        // Let every request parsed in this turn of the event loop join the same write.
+        setImmediate(() => void this.flushLoop());
+      }
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        let take = 0;
+        let bytes = 0;
+        while (take < this.queue.length && (take === 0 || bytes + this.queue[take].bytes <= MAX_FLUSH_BYTES)) {
+          bytes += this.queue[take].bytes;
+          take++;
+        }
+        const items = this.queue.splice(0, take);
+        this.queuedBytes -= bytes;
+        await this.writeAppends(items);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async writeAppends(items: PendingAppend[]): Promise<void> {
+    const records: PreparedRecord[] = items.length === 1 ? items[0].records : items.flatMap((i) => i.records);
+    const cuts = planBatches(records);
+    let total = 0;
+    for (let b = 0; b < cuts.length - 1; b++) {
+      total += BATCH_HEADER_BYTES;
+      for (let i = cuts[b]; i < cuts[b + 1]; i++) total += records[i].size;
+    }
+    const now = Date.now();
+    try {
+      if (this.needsTruncate) await this.truncateActiveTail();
+      if (this.shouldRoll(total, now)) await this.roll();
+    } catch (err) {
+      return rejectAll(items, writeFailure(err));
+    }
+    const seg = this.active;
+    const index = seg.index!;
+    const undo = { indexLength: index.length, sinceEntry: seg.bytesSinceIndexEntry, maxTimestamp: seg.maxTimestamp };
+    const buf = Buffer.allocUnsafe(total);
+    let pos = 0;
+    let offset = seg.endOffset;
+    for (let b = 0; b < cuts.length - 1; b++) {
+      const filePos = seg.size + pos;
+      if (seg.bytesSinceIndexEntry >= this.config.indexIntervalBytes && filePos > index.lastPosition) {
+        index.append(offset - seg.baseOffset, filePos, seg.maxTimestamp);
+        seg.bytesSinceIndexEntry = 0;
+      }
+      const end = encodeBatch(records, cuts[b], cuts[b + 1], offset, buf, pos);
+      for (let i = cuts[b]; i < cuts[b + 1]; i++) if (records[i].timestamp > seg.maxTimestamp) seg.maxTimestamp = records[i].timestamp;
+      seg.bytesSinceIndexEntry += end - pos;
+      offset += cuts[b + 1] - cuts[b];
+      pos = end;
+    }
+    let fh: FileHandle | null = null;
+    try {
+      fh = await this.handles.acquire(seg);
+      await writeFully(fh, buf, seg.size);
+      if (this.config.fsync === 'always') await fh.datasync();
+      else this.dirty = true;
+    } catch (err) {
+      index.truncateTo(undo.indexLength);
+      seg.bytesSinceIndexEntry = undo.sinceEntry;
+      seg.maxTimestamp = undo.maxTimestamp;
+      this.needsTruncate = true;
+      await this.truncateActiveTail().catch(() => undefined);
+      return rejectAll(items, writeFailure(err));
+    } finally {
+      if (fh) this.handles.release(seg);
+    }
+    seg.size += total;
+    seg.endOffset = offset;
+    seg.lastWriteMs = now;
+    await this.persistIndexTail(seg);
+    let base = offset - records.length;
+    for (const item of items) {
+      item.resolve(base);
+      base += item.records.length;
+    }
+  }
+
+  private shouldRoll(incomingBytes: number, now: number): boolean {
+    const seg = this.active;
+    if (seg.size === 0) return false;
+    if (seg.size + incomingBytes > this.config.segmentBytes) return true;
+    return this.config.segmentMs > 0 && now - seg.createdMs >= this.config.segmentMs;
+  }
+
+  /** Seals the active segment (durable, index complete) and starts a new one at the log end. */
+  private async roll(): Promise<void> {
+    const old = this.active;
+    const fh = await this.handles.acquire(old);
+    try {
+      await fh.datasync();
+    } finally {
+      this.handles.release(old);
+    }
+    await this.rewriteIndex(old, true);
+    await this.indexHandle?.close();
+    this.indexHandle = null;
+    const base = old.endOffset;
+    const logPath = join(this.dir, segmentFileName(base, '.log'));
+    const indexPath = join(this.dir, segmentFileName(base, '.index'));
+    await (await open(logPath, 'w')).close();
+    await (await open(indexPath, 'w')).close();
+    await fsyncDir(this.dir);
+    const seg = new Segment(this.dir, base, 0, base, Date.now());
+    seg.index = new OffsetIndex();
+    seg.pinned = true;
+    old.pinned = false;
+    old.lastWriteMs = Date.now();
+    this.segments.push(seg);
+  }
+
+  private async truncateActiveTail(): Promise<void> {
+    const seg = this.active;
+    const fh = await this.handles.acquire(seg);
+    try {
+      await fh.truncate(seg.size);
+      this.needsTruncate = false;
+    } finally {
+      this.handles.release(seg);
+    }
+  }
+
+  /** The index is a cache of the log: written after each flush, fsynced only when a segment is sealed. */
+  private async persistIndexTail(seg: Segment): Promise<void> {
+    const tail = seg.index!.takeUnpersisted();
+    if (!tail) return;
+    try {
+      this.indexHandle ??= await open(seg.indexPath, 'r+');
+      await writeFully(this.indexHandle, tail.bytes, tail.filePosition);
+    } catch {
+      // A missing index entry costs a longer scan at recovery, never data: recovery rebuilds it.
+    }
+  }
+
+  private async rewriteIndex(seg: Segment, sync: boolean): Promise<void> {
+    const index = seg.index;
+    if (!index) return;
+    const fh = await open(seg.indexPath, 'w');
+    try {
+      await writeFully(fh, index.encode(), 0);
+      if (sync) await fh.datasync();
+      index.persisted = index.length;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** FSYNC=interval: make everything written so far durable. */
+  async syncIfDirty(): Promise<void> {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const seg = this.active;
+    const fh = await this.handles.acquire(seg);
+    try {
+      await fh.datasync();
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    } finally {
+      this.handles.release(seg);
+    }
+  }
+
+  /**
+   * Up to `maxRecords` records from `offset` on (clamped to the log start), stopping once `maxBytes` of
+   * values have been collected (at least one record is always returned when one exists).
+   */
+  async read(offset: number, maxRecords: number, maxBytes: number): Promise<StoredRecord[]> {
+    const out: StoredRecord[] = [];
+    let next = Math.max(offset, this.startOffset);
+    let bytes = 0;
+    while (out.length < maxRecords && next < this.endOffset && bytes < maxBytes) {
+      const seg = this.segmentFor(next);
+      const before = out.length;
+      bytes += await this.readSegment(seg, next, maxRecords - out.length, maxBytes - bytes, out);
+      if (out.length === before) {
+        if (seg.endOffset <= next || seg === this.active) break;
+        next = seg.endOffset;
+      } else next = out[out.length - 1].offset + 1;
+    }
+    return out;
+  }
+
+  private segmentFor(offset: number): Segment {
+    const segs = this.segments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (segs[mid].baseOffset <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return segs[lo];
+  }
+
+  private async readSegment(seg: Segment, offset: number, maxRecords: number, maxBytes: number, out: StoredRecord[]): Promise<number> {
+    const limit = seg.size;
+    const index = seg.index ?? (await seg.loadIndex(this.config.indexIntervalBytes));
+    let pos = index.lookup(offset - seg.baseOffset);
+    const want = maxRecords === 1 ? 16 * 1024 : Math.min(Math.max(maxBytes, 64 * 1024), 8 * 1024 * 1024);
+    let chunk = this.cachedChunk(seg, pos) ?? (await this.readChunk(seg, pos, Math.min(want, limit - pos)));
+    let bytes = 0;
+    while (pos < limit && out.length < maxRecords && bytes < maxBytes) {
+      let rel = pos - chunk.start;
+      let header = readBatchHeader(chunk.buf, rel, chunk.length);
+      if (!header || rel + header.length > chunk.length) {
+        // The batch runs past what was read: read again from its start, all of it.
+        const need = Math.min(Math.max(want, header ? header.length : BATCH_HEADER_BYTES), limit - pos);
+        if (rel === 0 && chunk.length >= need) throw corrupt(seg, pos);
+        chunk = await this.readChunk(seg, pos, need);
+        rel = 0;
+        header = readBatchHeader(chunk.buf, 0, chunk.length);
+        if (!header || header.length > chunk.length) throw corrupt(seg, pos);
+      }
+      if (header.baseOffset + header.recordCount > offset) {
+        if (!batchIsIntact(chunk.buf.subarray(0, chunk.length), rel, header)) throw corrupt(seg, pos);
+        const before = out.length;
+        decodeRecords(chunk.buf, rel, header, offset, maxRecords - out.length, out);
+        for (let i = before; i < out.length; i++) bytes += out[i].value.length;
+      }
+      pos += header.length;
+    }
+    this.lastChunk = chunk;
+    return bytes;
+  }
+
+  private cachedChunk(seg: Segment, pos: number): ReadChunk | null {
+    const c = this.lastChunk;
+    if (c && c.segment === seg && pos >= c.start && pos + BATCH_HEADER_BYTES <= c.start + c.length) return c;
+    return null;
+  }
+
+  private async readChunk(seg: Segment, pos: number, length: number): Promise<ReadChunk> {
+    const buf = Buffer.allocUnsafe(Math.max(length, 0));
+    const fh = await this.handles.acquire(seg);
+    try {
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, pos + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return { segment: seg, start: pos, buf, length: got };
+    } catch (err) {
+      throw storageUnavailable(`Read failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    } finally {
+      this.handles.release(seg);
+    }
+  }
+
+  /**
+   * Deletes whole sealed segments past the retention limits; the active segment is never deleted.
+   * Returns how many were removed. Readers already holding a segment finish on the unlinked file.
+   */
+  async enforceRetention(now: number): Promise<number> {
+    const { retentionMs, retentionBytes } = this.config;
+    let total = this.sizeBytes;
+    let removed = 0;
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0];
+      const tooOld = retentionMs > 0 && now - oldest.lastWriteMs > retentionMs;
+      const tooBig = retentionBytes > 0 && total - oldest.size >= retentionBytes;
+      if (!tooOld && !tooBig) break;
+      this.segments.shift();
+      total -= oldest.size;
+      removed++;
+      oldest.closeWhenIdle = true;
+      if (oldest.refs === 0) await this.handles.close(oldest);
+      await rm(oldest.logPath, { force: true });
+      await rm(oldest.indexPath, { force: true });
+    }
+    return removed;
+  }
+
+  /** Waits for queued appends, makes everything durable and releases the files. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 1));
+      const seg = this.active;
+      try {
+        const fh = await this.handles.acquire(seg);
+        try {
+          await fh.datasync();
+        } finally {
+          this.handles.release(seg);
+        }
+        await this.rewriteIndex(seg, true);
+      } finally {
+        await this.indexHandle?.close().catch(() => undefined);
+        this.indexHandle = null;
+        for (const s of this.segments) {
+          s.pinned = false;
+          await this.handles.close(s);
+        }
+      }
+    })();
+    return this.closing;
+  }
+}
+
+/** Cut points splitting records into physical batches of bounded size and an int32 timestamp span. */
+function planBatches(records: PreparedRecord[]): number[] {
+  const cuts = [0];
+  let bytes = BATCH_HEADER_BYTES;
+  let first = records[0].timestamp;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    const start = cuts[cuts.length - 1];
+    if (i > start && (bytes + r.size > MAX_PHYSICAL_BATCH_BYTES || Math.abs(r.timestamp - first) > INT32_MAX)) {
+      cuts.push(i);
+      bytes = BATCH_HEADER_BYTES;
+      first = r.timestamp;
+    }
+    bytes += r.size;
+  }
+  cuts.push(records.length);
+  return cuts;
+}
+
+async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+function rejectAll(items: PendingAppend[], err: Error): void {
+  for (const item of items) item.reject(err);
+}
+
+function writeFailure(err: unknown): StorageError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === 'ENOSPC' ? 'the disk is full' : `the write failed (${code ?? String(err)})`;
+  return storageUnavailable(`Storage unavailable: ${why}; nothing from this request was stored`, 5);
+}
+
+function corrupt(seg: Segment, pos: number): StorageError {
+  return new StorageError(
+    'CORRUPT_RECORD',
+    `Corrupt batch at byte ${pos} of segment ${segmentFileName(seg.baseOffset, '.log')}; seek past it to continue`,
+  );
+}
+
+function createSegmentFilesSync(dir: string, base: number): void {
+  for (const ext of ['.log', '.index'] as const) {
+    const fd = openSync(join(dir, segmentFileName(base, ext)), 'w');
+    fsyncSync(fd);
+    closeSync(fd);
+  }
+  const dfd = openSync(dir, 'r');
+  fsyncSync(dfd);
+  closeSync(dfd);
+}
+
+/**
+ * Recovers the active segment: trusts the index up to its last entry that points at the batch it names,
+ * scans only from there, truncates a torn or corrupt tail and rewrites the index to match.
+ */
+function recoverActiveSegment(dir: string, base: number, intervalBytes: number): { segment: Segment; truncatedBytes: number } {
+  const logPath = join(dir, segmentFileName(base, '.log'));
+  const indexPath = join(dir, segmentFileName(base, '.index'));
+  const fd = openSync(logPath, 'r+');
+  try {
+    const size = fileSize(fd);
+    let index: OffsetIndex;
+    try {
+      index = OffsetIndex.decode(readFileSync(indexPath), size);
+    } catch {
+      index = new OffsetIndex();
+    }
+    let k = index.length - 1;
+    const header = Buffer.allocUnsafe(BATCH_HEADER_BYTES);
+    for (; k >= 0; k--) {
+      const n = readAt(fd, header, index.positionAt(k));
+      const h = readBatchHeader(header, 0, n);
+      if (h && h.baseOffset === base + index.relativeOffsetAt(k)) break;
+    }
+    index.truncateTo(k + 1);
+    const from = k >= 0 ? index.positionAt(k) : 0;
+    const expected = base + (k >= 0 ? index.relativeOffsetAt(k) : 0);
+    const scan = scanLog(fd, base, from, size, intervalBytes, index, 0, expected);
+    if (scan.validEnd < size) {
+      truncateFile(fd, scan.validEnd);
+      fsyncSync(fd);
+    }
+    writeFileSync(indexPath, index.encode());
+    index.persisted = index.length;
+    const st = statSync(logPath);
+    const seg = new Segment(dir, base, scan.validEnd, scan.nextOffset, st.birthtimeMs || st.mtimeMs);
+    seg.index = index;
+    seg.bytesSinceIndexEntry = scan.bytesSinceIndexEntry;
+    seg.maxTimestamp = Math.max(scan.maxTimestamp, k >= 0 ? index.maxTimestampBeforeAt(k) : 0);
+    seg.lastWriteMs = st.mtimeMs;
+    return { segment: seg, truncatedBytes: size - scan.validEnd };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readAt(fd: number, buf: Buffer, pos: number): number {
+  return readSync(fd, buf, 0, buf.length, pos);
+}

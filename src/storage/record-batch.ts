@@ -1,0 +1,236 @@
+// The on-disk record format: Kafka v2 style batches (one header and one CRC-32 per batch), big-endian.
+//
+// Batch:  baseOffset i64 | batchLength u32 (whole batch) | magic u8 | crc u32 (bytes after it) |
+//         attributes u16 | recordCount u32 | firstTimestamp i64 | maxTimestamp i64 | records...
+// Record: length u32 (bytes after it) | attributes u8 | offsetDelta u32 | timestampDelta i32 |
+//         keyLength i32 (-1 = none) | key | headerCount u16 | (nameLen u16 | name | valueLen u32 | value)* |
+//         valueLength u32 | value
+// One CRC per batch rather than per record: a single-message produce is a batch of one, and group commit
+// packs many concurrent produces into one batch, so the checksum cost is paid per write, not per message.
+import { crc32 } from 'node:zlib';
+
+export const MAGIC = 1;
+export const BATCH_HEADER_BYTES = 39;
+const CRC_START = 17;
+const RECORD_FIXED_BYTES = 4 + 1 + 4 + 4 + 4 + 2 + 4;
+const TWO_32 = 0x1_0000_0000;
+
+/** How a value's bytes are meant to be read back; stored per record so every format round-trips. */
+export enum ValueEncoding {
+  Utf8 = 0,
+  Json = 1,
+  Binary = 2,
+}
+
+export interface ProducerRecord {
+  value: string | Buffer;
+  key?: string | Buffer | null;
+  headers?: Record<string, string> | null;
+  /** Milliseconds since the epoch; the broker's clock when absent. */
+  timestamp?: number;
+  encoding?: ValueEncoding;
+}
+
+export interface StoredRecord {
+  offset: number;
+  timestamp: number;
+  encoding: ValueEncoding;
+  key: Buffer | null;
+  headers: Record<string, string> | null;
+  value: Buffer;
+}
+
+/** A record measured once, so sizing and encoding never compute a byte length twice. */
+export interface PreparedRecord {
+  value: string | Buffer;
+  valueBytes: number;
+  key: Buffer | null;
+  headers: Array<[Buffer, Buffer]> | null;
+  timestamp: number;
+  encoding: ValueEncoding;
+  /** Encoded size of the whole record, length prefix included. */
+  size: number;
+}
+
+export function prepareRecord(r: ProducerRecord, now: number): PreparedRecord {
+  const valueBytes = typeof r.value === 'string' ? Buffer.byteLength(r.value, 'utf8') : r.value.length;
+  const key = r.key == null ? null : typeof r.key === 'string' ? Buffer.from(r.key, 'utf8') : r.key;
+  let headers: Array<[Buffer, Buffer]> | null = null;
+  let size = RECORD_FIXED_BYTES + valueBytes + (key ? key.length : 0);
+  if (r.headers) {
+    headers = [];
+    for (const name of Object.keys(r.headers)) {
+      const pair: [Buffer, Buffer] = [Buffer.from(name, 'utf8'), Buffer.from(String(r.headers[name]), 'utf8')];
+      size += 2 + pair[0].length + 4 + pair[1].length;
+      headers.push(pair);
+    }
+  }
+  return {
+    value: r.value,
+    valueBytes,
+    key,
+    headers,
+    timestamp: r.timestamp ?? now,
+    encoding: r.encoding ?? ValueEncoding.Utf8,
+    size,
+  };
+}
+
+/** Bytes the batch holding records[from, to) will take. */
+export function batchSize(records: PreparedRecord[], from: number, to: number): number {
+  let size = BATCH_HEADER_BYTES;
+  for (let i = from; i < to; i++) size += records[i].size;
+  return size;
+}
+
+function writeI64(buf: Buffer, value: number, pos: number): void {
+  buf.writeUInt32BE(Math.floor(value / TWO_32) >>> 0, pos);
+  buf.writeUInt32BE(value >>> 0, pos + 4);
+}
+
+function readI64(buf: Buffer, pos: number): number {
+  return buf.readUInt32BE(pos) * TWO_32 + buf.readUInt32BE(pos + 4);
+}
+
+/**
+ * Encodes records[from, to) as one batch at `pos` in `buf` (sized by batchSize) and returns the end position.
+ */
+export function encodeBatch(
+  records: PreparedRecord[],
+  from: number,
+  to: number,
+  baseOffset: number,
+  buf: Buffer,
+  pos: number,
+): number {
+  const start = pos;
+  const first = records[from].timestamp;
+  let max = first;
+  pos += BATCH_HEADER_BYTES;
+  for (let i = from; i < to; i++) {
+    const r = records[i];
+    if (r.timestamp > max) max = r.timestamp;
+    buf.writeUInt32BE(r.size - 4, pos);
+    buf[pos + 4] = r.encoding;
+    buf.writeUInt32BE(i - from, pos + 5);
+    buf.writeInt32BE(r.timestamp - first, pos + 9);
+    pos += 13;
+    if (r.key) {
+      buf.writeInt32BE(r.key.length, pos);
+      pos += 4 + r.key.copy(buf, pos + 4);
+    } else {
+      buf.writeInt32BE(-1, pos);
+      pos += 4;
+    }
+    const headers = r.headers;
+    buf.writeUInt16BE(headers ? headers.length : 0, pos);
+    pos += 2;
+    if (headers) {
+      for (const [name, value] of headers) {
+        buf.writeUInt16BE(name.length, pos);
+        pos += 2 + name.copy(buf, pos + 2);
+        buf.writeUInt32BE(value.length, pos);
+        pos += 4 + value.copy(buf, pos + 4);
+      }
+    }
+    buf.writeUInt32BE(r.valueBytes, pos);
+    pos += 4;
+    pos += typeof r.value === 'string' ? buf.write(r.value, pos, r.valueBytes, 'utf8') : r.value.copy(buf, pos);
+  }
+  writeI64(buf, baseOffset, start);
+  buf.writeUInt32BE(pos - start, start + 8);
+  buf[start + 12] = MAGIC;
+  buf.writeUInt16BE(0, start + 17);
+  buf.writeUInt32BE(to - from, start + 19);
+  writeI64(buf, first, start + 23);
+  writeI64(buf, max, start + 31);
+  buf.writeUInt32BE(crc32(buf.subarray(start + CRC_START, pos)), start + 13);
+  return pos;
+}
+
+export interface BatchHeader {
+  baseOffset: number;
+  /** Whole batch, header included. */
+  length: number;
+  recordCount: number;
+  firstTimestamp: number;
+  maxTimestamp: number;
+}
+
+/**
+ * Reads the header at `pos`; null when fewer than a header's bytes remain or the header is not plausible
+ * (wrong magic, impossible length) — both mean "the valid log ends here".
+ */
+export function readBatchHeader(buf: Buffer, pos: number, end = buf.length): BatchHeader | null {
+  if (end - pos < BATCH_HEADER_BYTES) return null;
+  const length = buf.readUInt32BE(pos + 8);
+  const recordCount = buf.readUInt32BE(pos + 19);
+  if (buf[pos + 12] !== MAGIC || length < BATCH_HEADER_BYTES || recordCount === 0) return null;
+  return {
+    baseOffset: readI64(buf, pos),
+    length,
+    recordCount,
+    firstTimestamp: readI64(buf, pos + 23),
+    maxTimestamp: readI64(buf, pos + 31),
+  };
+}
+
+/** True when the batch's bytes are all present in buf and match its CRC. */
+export function batchIsIntact(buf: Buffer, pos: number, header: BatchHeader): boolean {
+  if (pos + header.length > buf.length) return false;
+  return crc32(buf.subarray(pos + CRC_START, pos + header.length)) === buf.readUInt32BE(pos + 13);
+}
+
+/**
+ * Decodes the records of an intact batch at `pos` whose offset is >= fromOffset, at most `max` of them,
+ * onto `out`. Values and keys are views into `buf`, not copies.
+ */
+export function decodeRecords(
+  buf: Buffer,
+  pos: number,
+  header: BatchHeader,
+  fromOffset: number,
+  max: number,
+  out: StoredRecord[],
+): void {
+  const end = pos + header.length;
+  pos += BATCH_HEADER_BYTES;
+  let taken = 0;
+  while (pos < end && taken < max) {
+    const length = buf.readUInt32BE(pos);
+    const offset = header.baseOffset + buf.readUInt32BE(pos + 5);
+    if (offset < fromOffset) {
+      pos += 4 + length;
+      continue;
+    }
+    const encoding = buf[pos + 4] as ValueEncoding;
+    const timestamp = header.firstTimestamp + buf.readInt32BE(pos + 9);
+    let p = pos + 13;
+    const keyLength = buf.readInt32BE(p);
+    p += 4;
+    let key: Buffer | null = null;
+    if (keyLength >= 0) {
+      key = buf.subarray(p, p + keyLength);
+      p += keyLength;
+    }
+    const headerCount = buf.readUInt16BE(p);
+    p += 2;
+    let headers: Record<string, string> | null = null;
+    if (headerCount > 0) {
+      headers = {};
+      for (let h = 0; h < headerCount; h++) {
+        const nameLength = buf.readUInt16BE(p);
+        const name = buf.toString('utf8', p + 2, p + 2 + nameLength);
+        p += 2 + nameLength;
+        const valueLength = buf.readUInt32BE(p);
+        headers[name] = buf.toString('utf8', p + 4, p + 4 + valueLength);
+        p += 4 + valueLength;
+      }
+    }
+    const valueLength = buf.readUInt32BE(p);
+    p += 4;
+    out.push({ offset, timestamp, encoding, key, headers, value: buf.subarray(p, p + valueLength) });
+    taken++;
+    pos += 4 + length;
+  }
+}

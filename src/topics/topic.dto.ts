@@ -1,0 +1,88 @@
+// Request and response shapes of topic administration.
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import type { TopicInfo } from '../storage/broker';
+
+export class CreateTopicBody {
+  /**
+   * Topic name: 1-249 characters from [A-Za-z0-9._-], not "." or "..".
+   * @example "orders"
+   */
+  @IsString()
+  name!: string;
+
+  /**
+   * Number of partitions (default 1).
+   * @example 1
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  partitions?: number;
+}
+
+/** Body of the seed's create route; optional. */
+export class CreateTopicOptions {
+  /** Number of partitions (default 1). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  partitions?: number;
+}
+
+export class PartitionView {
+  partition!: number;
+  /** Offset of the oldest message still stored. */
+  first_offset!: number;
+  /** Offset the next message will get (the log end). */
+  next_offset!: number;
+  size_bytes!: number;
+  segment_count!: number;
+}
+
+export class TopicView {
+  /** @example "orders" */
+  name!: string;
+  partitions!: number;
+  /** Messages currently stored (retention may have removed older ones). */
+  message_count!: number;
+  /** Bytes of log on disk. */
+  size_bytes!: number;
+  segment_count!: number;
+  created_at!: string;
+  partition_details!: PartitionView[];
+}
+
+export class CreateTopicResponse {
+  /** "created", or "exists" when the topic was already there (create is idempotent). */
+  status!: string;
+  topic!: TopicView;
+}
+
+export class TopicListResponse {
+  topics!: TopicView[];
+}
+
+export class DeleteTopicResponse {
+  /** @example "deleted" */
+  status!: string;
+}
+
+export function toTopicView(t: TopicInfo): TopicView {
+  return {
+    name: t.name,
+    partitions: t.partitions,
+    message_count: t.messageCount,
+    size_bytes: t.sizeBytes,
+    segment_count: t.partitionDetails.reduce((n, p) => n + p.segmentCount, 0),
+    created_at: t.createdAt,
+    partition_details: t.partitionDetails.map((p) => ({
+      partition: p.partition,
+      first_offset: p.startOffset,
+      next_offset: p.endOffset,
+      size_bytes: p.sizeBytes,
+      segment_count: p.segmentCount,
+    })),
+  };
+}

@@ -1,0 +1,76 @@
+// Topic administration: create (seed route and JSON), list, describe, delete.
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ErrorBody } from '../common/errors';
+import { TopicNamePipe } from '../common/pipes/name.pipes';
+import { StorageService } from '../storage/storage.service';
+import {
+  CreateTopicBody,
+  CreateTopicOptions,
+  CreateTopicResponse,
+  DeleteTopicResponse,
+  TopicListResponse,
+  TopicView,
+  toTopicView,
+} from './topic.dto';
+
+const TOPIC_PARAM = { name: 'topic', description: 'Topic name: [A-Za-z0-9._-]{1,249}, not "." or ".."', example: 'my-topic' };
+
+@ApiTags('topics')
+@Controller('topics')
+export class TopicsController {
+  constructor(private readonly storage: StorageService) {}
+
+  /** Creates a topic from a JSON body. Answers 201 when created, 200 when it already existed. */
+  @Post()
+  @ApiOperation({ operationId: 'createTopic' })
+  @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid name or partition count' })
+  async create(@Body() body: CreateTopicBody, @Res({ passthrough: true }) res: Response): Promise<CreateTopicResponse> {
+    const { created, topic } = await this.storage.broker.createTopic(new TopicNamePipe().transform(body.name), body.partitions ?? 1);
+    res.status(created ? 201 : 200);
+    return { status: created ? 'created' : 'exists', topic: toTopicView(topic) };
+  }
+
+  /** Lists every topic with its message count. */
+  @Get()
+  @ApiOperation({ operationId: 'listTopics' })
+  list(): TopicListResponse {
+    return { topics: this.storage.broker.listTopics().map(toTopicView) };
+  }
+
+  /** The seed's create route: creates the topic if needed (idempotent). */
+  @Post(':topic/create')
+  @HttpCode(200)
+  @ApiOperation({ operationId: 'createTopicByName' })
+  @ApiParam(TOPIC_PARAM)
+  @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid topic name' })
+  async createByName(
+    @Param('topic', TopicNamePipe) topic: string,
+    @Body() options: CreateTopicOptions,
+  ): Promise<CreateTopicResponse> {
+    const { created, topic: info } = await this.storage.broker.createTopic(topic, options?.partitions ?? 1);
+    return { status: created ? 'created' : 'exists', topic: toTopicView(info) };
+  }
+
+  /** First and next offset, size on disk and segment count, per partition. */
+  @Get(':topic')
+  @ApiOperation({ operationId: 'describeTopic' })
+  @ApiParam(TOPIC_PARAM)
+  @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid topic name' })
+  @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
+  describe(@Param('topic', TopicNamePipe) topic: string): TopicView {
+    return toTopicView(this.storage.broker.describeTopic(topic));
+  }
+
+  /** Deletes a topic, its messages and its consumers' cursors. */
+  @Delete(':topic')
+  @ApiOperation({ operationId: 'deleteTopic' })
+  @ApiParam(TOPIC_PARAM)
+  @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid topic name' })
+  @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
+  async delete(@Param('topic', TopicNamePipe) topic: string): Promise<DeleteTopicResponse> {
+    await this.storage.broker.deleteTopic(topic);
+    return { status: 'deleted' };
+  }
+}
