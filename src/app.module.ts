@@ -1,6 +1,7 @@
 // Wires the modules: validated config, the storage engine, topic admin and messages.
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AppConfigModule } from './config/config.module';
+import { HealthModule } from './health/health.module';
 import { MessagesModule } from './messages/messages.module';
 import { StorageModule } from './storage/storage.module';
 import { TopicsModule } from './topics/topics.module';
@@ -11,7 +12,7 @@ export class AppModule {
   static forRoot(env: Record<string, string> = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(env), StorageModule, TopicsModule, MessagesModule],
+      imports: [AppConfigModule.forRoot(env), StorageModule, TopicsModule, MessagesModule, HealthModule],
     };
   }
 }

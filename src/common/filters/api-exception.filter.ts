@@ -29,6 +29,7 @@ const CODE_BY_STATUS: Record<number, string> = {
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'TOO_MANY_REQUESTS',
+  503: 'SERVICE_UNAVAILABLE',
 };
 
 @Catch()
@@ -51,7 +52,14 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
-      res.status(status).json({ detail: describeHttpException(exception), code: CODE_BY_STATUS[status] ?? 'ERROR', status });
+      const body = exception.getResponse();
+      const code = CODE_BY_STATUS[status] ?? 'ERROR';
+      if (typeof body === 'object' && body !== null && !('message' in body)) {
+        // Structured bodies (health checks) keep their fields; `detail` is added so every error has one.
+        res.status(status).json({ detail: status === 503 ? 'Service unavailable' : exception.message, code, ...body });
+        return;
+      }
+      res.status(status).json({ detail: describeHttpException(exception), code, status });
       return;
     }
     // Errors thrown by body-parser before routing carry a status (400 bad JSON, 413 too large, 415 charset).
