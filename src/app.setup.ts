@@ -22,6 +22,10 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.enableShutdownHooks();
   app.disable('x-powered-by');
   const document = buildOpenApiDocument(app);
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs-json',
+    yamlDocumentUrl: 'docs-yaml',
+    customSiteTitle: 'mini-kafka API',
+  });
   return app;
 }

@@ -1,6 +1,6 @@
 // Liveness (/healthz: the process answers) and readiness (/readyz: storage open, writable, not draining).
 import { Controller, Get } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { StorageHealthIndicator } from './storage.health';
 
@@ -23,6 +23,7 @@ export class HealthController {
   /** Readiness: 200 once storage is recovered and writable; 503 while draining or when the disk fails. */
   @Get('readyz')
   @ApiOperation({ operationId: 'readiness' })
+  @ApiServiceUnavailableResponse({ description: 'Not ready: draining, or the data directory is not writable' })
   @HealthCheck()
   readiness() {
     return this.health.check([() => this.storage.check()]);

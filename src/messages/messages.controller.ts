@@ -2,7 +2,9 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiBody,
   ApiConflictResponse,
+  ApiOkResponse,
   ApiNotFoundResponse,
   ApiOperation,
   ApiParam,
@@ -46,6 +48,8 @@ export class MessagesController {
   @Post('messages')
   @HttpCode(200)
   @ApiOperation({ operationId: 'produceMessage' })
+  @ApiBody({ type: ProduceBody, required: false })
+  @ApiOkResponse({ type: ProduceResponse, description: 'Stored (durable per FSYNC)' })
   @ApiQuery({ name: 'message', required: false, description: 'The message text (seed style)', example: 'Hello, Mini Kafka!' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'Topic missing and AUTO_CREATE_TOPICS=false' })
   @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'Message larger than MAX_MESSAGE_BYTES' })
@@ -66,6 +70,7 @@ export class MessagesController {
   @Post('messages/batch')
   @HttpCode(200)
   @ApiOperation({ operationId: 'produceBatch' })
+  @ApiOkResponse({ type: ProduceBatchResponse, description: 'All stored with one write and one fsync' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'Topic missing and AUTO_CREATE_TOPICS=false' })
   @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'A message or the batch is too large' })
   @ApiServiceUnavailableResponse({ type: ErrorBody, description: 'Disk full, write error or back-pressure' })
@@ -79,6 +84,7 @@ export class MessagesController {
    */
   @Get('messages')
   @ApiOperation({ operationId: 'pollMessage' })
+  @ApiOkResponse({ type: PolledMessage, description: 'The next message for this consumer' })
   @ApiQuery(CONSUMER_Q)
   @ApiQuery(PARTITION_Q)
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No new messages, or no such topic' })
@@ -96,6 +102,7 @@ export class MessagesController {
   @Post('messages/:message_id/ack')
   @HttpCode(200)
   @ApiOperation({ operationId: 'ackMessage' })
+  @ApiOkResponse({ type: AckResponse, description: 'Cursor committed (durable)' })
   @ApiParam({ name: 'message_id', description: 'Offset of the message to acknowledge', schema: { type: 'integer', minimum: 0 } })
   @ApiQuery(CONSUMER_Q)
   @ApiQuery(PARTITION_Q)
@@ -114,6 +121,7 @@ export class MessagesController {
   /** Reads from an offset without touching any cursor: up to `max` messages and about `max_bytes`. */
   @Get('partitions/:partition/messages')
   @ApiOperation({ operationId: 'fetchMessages' })
+  @ApiOkResponse({ type: FetchResponse, description: 'Messages from the offset on (possibly none)' })
   @ApiParam({ name: 'partition', schema: { type: 'integer', minimum: 0 } })
   @ApiQuery({ name: 'from_offset', required: false, schema: { type: 'integer', minimum: 0, default: 0 } })
   @ApiQuery({ name: 'max', required: false, schema: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } })
@@ -132,6 +140,7 @@ export class MessagesController {
   /** Every consumer with a committed cursor on this topic. */
   @Get('consumers')
   @ApiOperation({ operationId: 'listConsumers' })
+  @ApiOkResponse({ type: ConsumerListResponse, description: 'Committed cursors' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
   consumers(@Param('topic', TopicNamePipe) topic: string): ConsumerListResponse {
     return { consumers: this.messages.consumers(topic) };
@@ -140,6 +149,7 @@ export class MessagesController {
   /** A consumer's committed offset and lag. */
   @Get('consumers/:consumer_id')
   @ApiOperation({ operationId: 'getCursor' })
+  @ApiOkResponse({ type: CursorResponse, description: 'The cursor (a new consumer starts at the log start)' })
   @ApiParam({ name: 'consumer_id', example: 'my-consumer' })
   @ApiQuery(PARTITION_Q)
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
@@ -154,6 +164,7 @@ export class MessagesController {
   /** Seeks a consumer: to an offset, or to `beginning` / `end`. Moving backwards replays messages. */
   @Put('consumers/:consumer_id')
   @ApiOperation({ operationId: 'seekCursor' })
+  @ApiOkResponse({ type: CursorResponse, description: 'The cursor after the seek (durable)' })
   @ApiParam({ name: 'consumer_id', example: 'my-consumer' })
   @ApiQuery(PARTITION_Q)
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })

@@ -1,6 +1,6 @@
 // Topic administration: create (seed route and JSON), list, describe, delete.
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorBody } from '../common/errors';
 import { TopicNamePipe } from '../common/pipes/name.pipes';
@@ -25,6 +25,8 @@ export class TopicsController {
   /** Creates a topic from a JSON body. Answers 201 when created, 200 when it already existed. */
   @Post()
   @ApiOperation({ operationId: 'createTopic' })
+  @ApiCreatedResponse({ type: CreateTopicResponse, description: 'Created' })
+  @ApiOkResponse({ type: CreateTopicResponse, description: 'Already existed (status "exists")' })
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid name or partition count' })
   async create(@Body() body: CreateTopicBody, @Res({ passthrough: true }) res: Response): Promise<CreateTopicResponse> {
     const { created, topic } = await this.storage.broker.createTopic(new TopicNamePipe().transform(body.name), body.partitions ?? 1);
@@ -35,6 +37,7 @@ export class TopicsController {
   /** Lists every topic with its message count. */
   @Get()
   @ApiOperation({ operationId: 'listTopics' })
+  @ApiOkResponse({ type: TopicListResponse, description: 'Every topic' })
   list(): TopicListResponse {
     return { topics: this.storage.broker.listTopics().map(toTopicView) };
   }
@@ -44,6 +47,8 @@ export class TopicsController {
   @HttpCode(200)
   @ApiOperation({ operationId: 'createTopicByName' })
   @ApiParam(TOPIC_PARAM)
+  @ApiBody({ type: CreateTopicOptions, required: false })
+  @ApiOkResponse({ type: CreateTopicResponse, description: 'Created, or already there (status "exists")' })
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid topic name' })
   async createByName(
     @Param('topic', TopicNamePipe) topic: string,
@@ -56,6 +61,7 @@ export class TopicsController {
   /** First and next offset, size on disk and segment count, per partition. */
   @Get(':topic')
   @ApiOperation({ operationId: 'describeTopic' })
+  @ApiOkResponse({ type: TopicView, description: 'The topic' })
   @ApiParam(TOPIC_PARAM)
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid topic name' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
@@ -66,6 +72,7 @@ export class TopicsController {
   /** Deletes a topic, its messages and its consumers' cursors. */
   @Delete(':topic')
   @ApiOperation({ operationId: 'deleteTopic' })
+  @ApiOkResponse({ type: DeleteTopicResponse, description: 'Deleted with its messages and cursors' })
   @ApiParam(TOPIC_PARAM)
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid topic name' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })

@@ -1,0 +1,72 @@
+// Topic administration over HTTP: JSON create, list with counts, describe, delete, AUTO_CREATE_TOPICS=false.
+import request from 'supertest';
+import { removeDir, startApp, type TestApp } from '../support/test-app';
+
+describe('topics', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ SEGMENT_BYTES: '4096' });
+  });
+  afterAll(async () => {
+    await t.close();
+    removeDir(t.dataDir);
+  });
+
+  it('creates from a JSON body: 201 when new, 200 when it exists', async () => {
+    const created = await request(t.url).post('/topics').send({ name: 'orders', partitions: 2 }).expect(201);
+    expect(created.body.status).toBe('created');
+    expect(created.body.topic).toMatchObject({ name: 'orders', partitions: 2, message_count: 0 });
+    const again = await request(t.url).post('/topics').send({ name: 'orders' }).expect(200);
+    expect(again.body.status).toBe('exists');
+  });
+
+  it('rejects bad create bodies with 400 JSON', async () => {
+    for (const body of [{}, { name: '..' }, { name: 'ok', partitions: 0 }, { name: 'ok', partitions: 'x' }, { name: 'ok', extra: 1 }]) {
+      const res = await request(t.url).post('/topics').send(body).expect(400);
+      expect(typeof res.body.detail).toBe('string');
+    }
+    await request(t.url).get('/topics/ok').expect(404);
+  });
+
+  it('lists topics with message counts and describes offsets, size and segments', async () => {
+    for (let i = 0; i < 100; i++) await request(t.url).post('/topics/logs/messages').query({ message: `line ${i} `.padEnd(100, '.') }).expect(200);
+    const list = await request(t.url).get('/topics').expect(200);
+    const logs = list.body.topics.find((x: { name: string }) => x.name === 'logs');
+    expect(logs.message_count).toBe(100);
+    const d = await request(t.url).get('/topics/logs').expect(200);
+    expect(d.body.partition_details[0]).toMatchObject({ partition: 0, first_offset: 0, next_offset: 100 });
+    expect(d.body.size_bytes).toBeGreaterThan(100 * 100);
+    expect(d.body.segment_count).toBeGreaterThan(1); // SEGMENT_BYTES=4096 rolled the log
+  });
+
+  it('deletes a topic with its messages and cursors; the name can be reused', async () => {
+    await request(t.url).post('/topics/temp/messages').query({ message: 'a' }).expect(200);
+    await request(t.url).post('/topics/temp/messages/0/ack').query({ consumer_id: 'c' }).expect(200);
+    await request(t.url).delete('/topics/temp').expect(200, { status: 'deleted' });
+    await request(t.url).get('/topics/temp').expect(404);
+    await request(t.url).delete('/topics/temp').expect(404);
+    await request(t.url).get('/topics/temp/messages').query({ consumer_id: 'c' }).expect(404);
+    await request(t.url).post('/topics/temp/messages').query({ message: 'b' }).expect(200, { message_id: 0 });
+    await request(t.url).get('/topics/temp/messages').query({ consumer_id: 'c' }).expect(200, { message_id: 0, data: 'b' });
+  });
+});
+
+describe('AUTO_CREATE_TOPICS=false', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ AUTO_CREATE_TOPICS: 'false' });
+  });
+  afterAll(async () => {
+    await t.close();
+    removeDir(t.dataDir);
+  });
+
+  it('answers 404 to a produce on a missing topic and creates nothing', async () => {
+    const res = await request(t.url).post('/topics/nope/messages').query({ message: 'x' }).expect(404);
+    expect(res.body).toMatchObject({ code: 'TOPIC_NOT_FOUND' });
+    expect(res.body.detail).toContain('nope');
+    await request(t.url).get('/topics/nope').expect(404);
+    await request(t.url).post('/topics/nope/create').expect(200);
+    await request(t.url).post('/topics/nope/messages').query({ message: 'x' }).expect(200, { message_id: 0 });
+  });
+});
