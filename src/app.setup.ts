@@ -2,12 +2,24 @@
 import { type INestApplication, ValidationPipe } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
+import { answerClientErrorsWithJson } from './common/http/client-errors';
 import { ApiExceptionFilter } from './common/filters/api-exception.filter';
 import { APP_CONFIG, type AppConfig } from './config/app-config';
+import { MetricsService } from './metrics/metrics.service';
+import { requestMetrics } from './metrics/request-metrics.middleware';
 import { buildOpenApiDocument } from './openapi/document';
 
 export function configureApp(app: NestExpressApplication): INestApplication {
   const config = app.get<AppConfig>(APP_CONFIG);
+  app.useLogger(app.get(Logger));
+  app.use(requestMetrics(app.get(MetricsService)));
+  // Swagger UI needs inline scripts and styles; everything else gets helmet's strict defaults.
+  app.use(helmet({ contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } } }));
+  if (config.corsOrigins.length > 0) {
+    app.enableCors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, exposedHeaders: ['Retry-After', 'X-Request-Id'] });
+  }
   app.useBodyParser('json', { limit: config.maxBodyBytes });
   app.useGlobalPipes(
     new ValidationPipe({
@@ -19,13 +31,14 @@ export function configureApp(app: NestExpressApplication): INestApplication {
     }),
   );
   app.useGlobalFilters(new ApiExceptionFilter());
-  app.enableShutdownHooks();
   app.disable('x-powered-by');
+  answerClientErrorsWithJson(app.getHttpServer());
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',
     customSiteTitle: 'mini-kafka API',
+    swaggerOptions: { persistAuthorization: true },
   });
   return app;
 }

@@ -1,17 +1,29 @@
-// Bootstrap: build the app, apply the shared setup, listen.
+// Bootstrap: build the app, apply the shared setup, listen; on SIGTERM drain, close the logs, exit 0.
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { APP_CONFIG, type AppConfig } from './config/app-config';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(), { bufferLogs: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(), { bufferLogs: true });
   configureApp(app);
   const config = app.get<AppConfig>(APP_CONFIG);
+  // Nest runs the shutdown sequence (readiness 503, stop accepting, finish in-flight requests, fsync and close
+  // the logs) and then exits 0; the timer bounds it when a request or the disk hangs.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        app.get(Logger).error(`Shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; exiting`);
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
+    });
+  }
   await app.listen(config.port, config.host);
-  console.log(`mini-kafka listening on http://${config.host}:${config.port} (docs at /docs)`);
+  app.get(Logger).log(`mini-kafka listening on http://${config.host}:${config.port} (docs at /docs)`);
 }
 
 bootstrap().catch((err: unknown) => {

@@ -12,7 +12,7 @@ import { toYaml } from '../openapi/yaml';
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mk-openapi-'));
   try {
-    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ DATA_DIR: dataDir }), { logger: false });
+    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' }), { logger: false });
     const out = resolve(process.argv[2] ?? 'openapi.yaml');
     writeFileSync(out, toYaml(buildOpenApiDocument(app)));
     await app.close();

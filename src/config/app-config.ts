@@ -6,6 +6,18 @@ export interface AppConfig {
   port: number;
   host: string;
   autoCreateTopics: boolean;
+  logLevel: string;
+  /** Allowed CORS origins; empty means CORS is off. */
+  corsOrigins: string[];
+  /** Longest a SIGTERM shutdown may take before the process exits anyway. */
+  shutdownTimeoutMs: number;
+  /** API keys as JSON (AUTH_KEYS) and/or the path of a JSON file of keys (AUTH_KEYS_FILE). */
+  authKeysJson: string;
+  authKeysFile: string;
+  /** Requests per second per API key (per client address without auth); 0 turns rate limiting off. */
+  rateLimitPerSecond: number;
+  /** JSON file of topics to create at start. */
+  topicsFile: string;
   /** Largest JSON request body accepted (bytes); batch produce is bounded by it too. */
   maxBodyBytes: number;
   engine: EngineConfig;
@@ -34,6 +46,13 @@ export const envSchema = Joi.object({
   INDEX_INTERVAL_BYTES: Joi.number().integer().min(64).max(MiB).default(4096),
   MAX_OPEN_SEGMENTS: Joi.number().integer().min(8).max(100_000).default(256),
   MAX_IN_FLIGHT_BYTES: Joi.number().integer().min(MiB).default(64 * MiB),
+  LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
+  CORS_ORIGINS: Joi.string().allow('').default(''),
+  SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(100).max(600_000).default(10_000),
+  AUTH_KEYS: Joi.string().allow('').default(''),
+  AUTH_KEYS_FILE: Joi.string().allow('').default(''),
+  RATE_LIMIT_PER_SECOND: Joi.number().integer().min(0).default(0),
+  TOPICS_FILE: Joi.string().allow('').default(''),
 }).unknown(true);
 
 export type ValidatedEnv = Record<string, unknown>;
@@ -54,6 +73,16 @@ export function toAppConfig(get: (key: string) => unknown): AppConfig {
     port: n('PORT'),
     host: get('HOST') as string,
     autoCreateTopics: get('AUTO_CREATE_TOPICS') as boolean,
+    logLevel: get('LOG_LEVEL') as string,
+    corsOrigins: (get('CORS_ORIGINS') as string)
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    shutdownTimeoutMs: n('SHUTDOWN_TIMEOUT_MS'),
+    authKeysJson: get('AUTH_KEYS') as string,
+    authKeysFile: get('AUTH_KEYS_FILE') as string,
+    rateLimitPerSecond: n('RATE_LIMIT_PER_SECOND'),
+    topicsFile: get('TOPICS_FILE') as string,
     maxBodyBytes: n('MAX_BODY_BYTES'),
     engine: {
       dataDir: get('DATA_DIR') as string,
@@ -71,4 +100,10 @@ export function toAppConfig(get: (key: string) => unknown): AppConfig {
       retentionCheckMs: n('RETENTION_CHECK_MS'),
     },
   };
+}
+
+/** The settings from the process environment plus overrides, validated; for wiring decisions made before DI. */
+export function readAppConfig(overrides: Record<string, string> = {}): AppConfig {
+  const env = validateEnv({ ...process.env, ...overrides });
+  return toAppConfig((key) => env[key]);
 }

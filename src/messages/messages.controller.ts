@@ -13,6 +13,8 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import { Requires } from '../auth/requires.decorator';
+import { ApiAuth } from '../auth/api-auth.decorator';
 import { ErrorBody, NoNewMessages } from '../common/errors';
 import { ConsumerIdPipe, OffsetPipe, TopicNamePipe } from '../common/pipes/name.pipes';
 import { MessagesService } from './messages.service';
@@ -34,6 +36,7 @@ const CONSUMER_Q = { name: 'consumer_id', description: 'Consumer id: [A-Za-z0-9.
 const PARTITION_Q = { name: 'partition', required: false, description: 'Partition (default 0)', schema: { type: 'integer', minimum: 0, default: 0 } };
 
 @ApiTags('messages')
+@ApiAuth()
 @Controller('topics/:topic')
 @ApiParam(TOPIC)
 @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid name, number or body' })
@@ -48,6 +51,7 @@ export class MessagesController {
   @Post('messages')
   @HttpCode(200)
   @ApiOperation({ operationId: 'produceMessage' })
+  @Requires('produce')
   @ApiBody({ type: ProduceBody, required: false })
   @ApiOkResponse({ type: ProduceResponse, description: 'Stored (durable per FSYNC)' })
   @ApiQuery({ name: 'message', required: false, description: 'The message text (seed style)', example: 'Hello, Mini Kafka!' })
@@ -70,6 +74,7 @@ export class MessagesController {
   @Post('messages/batch')
   @HttpCode(200)
   @ApiOperation({ operationId: 'produceBatch' })
+  @Requires('produce')
   @ApiOkResponse({ type: ProduceBatchResponse, description: 'All stored with one write and one fsync' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'Topic missing and AUTO_CREATE_TOPICS=false' })
   @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'A message or the batch is too large' })
@@ -84,6 +89,7 @@ export class MessagesController {
    */
   @Get('messages')
   @ApiOperation({ operationId: 'pollMessage' })
+  @Requires('consume')
   @ApiOkResponse({ type: PolledMessage, description: 'The next message for this consumer' })
   @ApiQuery(CONSUMER_Q)
   @ApiQuery(PARTITION_Q)
@@ -102,6 +108,7 @@ export class MessagesController {
   @Post('messages/:message_id/ack')
   @HttpCode(200)
   @ApiOperation({ operationId: 'ackMessage' })
+  @Requires('consume')
   @ApiOkResponse({ type: AckResponse, description: 'Cursor committed (durable)' })
   @ApiParam({ name: 'message_id', description: 'Offset of the message to acknowledge', schema: { type: 'integer', minimum: 0 } })
   @ApiQuery(CONSUMER_Q)
@@ -121,6 +128,7 @@ export class MessagesController {
   /** Reads from an offset without touching any cursor: up to `max` messages and about `max_bytes`. */
   @Get('partitions/:partition/messages')
   @ApiOperation({ operationId: 'fetchMessages' })
+  @Requires('consume')
   @ApiOkResponse({ type: FetchResponse, description: 'Messages from the offset on (possibly none)' })
   @ApiParam({ name: 'partition', schema: { type: 'integer', minimum: 0 } })
   @ApiQuery({ name: 'from_offset', required: false, schema: { type: 'integer', minimum: 0, default: 0 } })
@@ -140,6 +148,7 @@ export class MessagesController {
   /** Every consumer with a committed cursor on this topic. */
   @Get('consumers')
   @ApiOperation({ operationId: 'listConsumers' })
+  @Requires('consume')
   @ApiOkResponse({ type: ConsumerListResponse, description: 'Committed cursors' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
   consumers(@Param('topic', TopicNamePipe) topic: string): ConsumerListResponse {
@@ -149,6 +158,7 @@ export class MessagesController {
   /** A consumer's committed offset and lag. */
   @Get('consumers/:consumer_id')
   @ApiOperation({ operationId: 'getCursor' })
+  @Requires('consume')
   @ApiOkResponse({ type: CursorResponse, description: 'The cursor (a new consumer starts at the log start)' })
   @ApiParam({ name: 'consumer_id', example: 'my-consumer' })
   @ApiQuery(PARTITION_Q)
@@ -164,6 +174,7 @@ export class MessagesController {
   /** Seeks a consumer: to an offset, or to `beginning` / `end`. Moving backwards replays messages. */
   @Put('consumers/:consumer_id')
   @ApiOperation({ operationId: 'seekCursor' })
+  @Requires('consume')
   @ApiOkResponse({ type: CursorResponse, description: 'The cursor after the seek (durable)' })
   @ApiParam({ name: 'consumer_id', example: 'my-consumer' })
   @ApiQuery(PARTITION_Q)

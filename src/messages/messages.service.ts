@@ -2,6 +2,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { CursorView, SeekTarget } from '../storage/broker';
+import { MetricsService } from '../metrics/metrics.service';
 import { StorageService } from '../storage/storage.service';
 import type { BatchMessage, CursorResponse, FetchResponse, PolledMessage, ProduceBatchResponse, ProduceResponse } from './message.dto';
 
@@ -10,16 +11,23 @@ export class MessagesService {
   constructor(
     private readonly storage: StorageService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   async produce(topic: string, message: string): Promise<ProduceResponse> {
     const r = await this.storage.broker.produce(topic, [{ value: message }], { autoCreate: this.config.autoCreateTopics });
+    this.metrics.produced.inc({ topic }, 1);
+    this.metrics.producedBytes.inc({ topic }, Buffer.byteLength(message));
     return { message_id: r.baseOffset };
   }
 
   async produceBatch(topic: string, messages: BatchMessage[]): Promise<ProduceBatchResponse> {
     const records = messages.map((m) => ({ value: m.message }));
     const r = await this.storage.broker.produce(topic, records, { autoCreate: this.config.autoCreateTopics });
+    let bytes = 0;
+    for (const m of messages) bytes += Buffer.byteLength(m.message);
+    this.metrics.produced.inc({ topic }, r.count);
+    this.metrics.producedBytes.inc({ topic }, bytes);
     const ids = new Array<number>(r.count);
     for (let i = 0; i < r.count; i++) ids[i] = r.baseOffset + i;
     return { partition: r.partition, base_offset: r.baseOffset, message_ids: ids };
@@ -27,11 +35,19 @@ export class MessagesService {
 
   async poll(topic: string, consumerId: string, partition: number): Promise<PolledMessage | null> {
     const r = await this.storage.broker.poll(topic, consumerId, partition);
+    if (r) {
+      this.metrics.consumed.inc({ topic }, 1);
+      this.metrics.consumedBytes.inc({ topic }, r.value.length);
+    }
     return r ? { message_id: r.offset, data: r.value.toString('utf8') } : null;
   }
 
   async fetch(topic: string, partition: number, from: number, max: number, maxBytes: number): Promise<FetchResponse> {
     const records = await this.storage.broker.fetch(topic, partition, from, max, maxBytes);
+    let bytes = 0;
+    for (const r of records) bytes += r.value.length;
+    this.metrics.consumed.inc({ topic }, records.length);
+    this.metrics.consumedBytes.inc({ topic }, bytes);
     const end = this.storage.broker.describeTopic(topic).partitionDetails[partition].endOffset;
     return {
       partition,

@@ -14,11 +14,15 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addServer('/', 'The broker serving this document')
     .addTag('topics', 'Topic administration')
     .addTag('messages', 'Produce, poll, fetch, ack and consumer cursors')
+    .addTag('health', 'Liveness and readiness')
+    .addTag('metrics', 'Prometheus metrics')
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key from AUTH_KEYS / AUTH_KEYS_FILE' }, 'api-key')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The same API key as a bearer token' }, 'bearer')
     .build();
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controller, method) => method,
   });
-  // No authentication is configured: say so explicitly rather than leave security undefined.
+  // Public routes (health, metrics, docs) need no key; the guarded ones declare their schemes themselves.
   document.security = [];
   return document;
 }

@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { MetricsService } from '../metrics/metrics.service';
 import { Broker } from './broker';
 
 @Injectable()
@@ -14,9 +15,13 @@ export class StorageService implements BeforeApplicationShutdown, OnApplicationS
   draining = false;
   private lastProbe: { at: number; result: Promise<void> } | null = null;
 
-  constructor(@Inject(APP_CONFIG) readonly config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) readonly config: AppConfig,
+    metrics: MetricsService,
+  ) {
     const started = performance.now();
-    this.broker = Broker.open(config.engine);
+    this.broker = Broker.open(config.engine, metrics);
+    metrics.attach(this.broker);
     const topics = this.broker.listTopics();
     this.logger.log(
       `Opened ${config.engine.dataDir}: ${topics.length} topic(s), ${topics.reduce((n, t) => n + t.messageCount, 0)} message(s) ` +

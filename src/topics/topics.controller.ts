@@ -1,7 +1,10 @@
 // Topic administration: create (seed route and JSON), list, describe, delete.
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBody, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { AuthenticatedRequest } from '../auth/auth.guard';
+import { Requires } from '../auth/requires.decorator';
+import { ApiAuth } from '../auth/api-auth.decorator';
 import { ErrorBody } from '../common/errors';
 import { TopicNamePipe } from '../common/pipes/name.pipes';
 import { StorageService } from '../storage/storage.service';
@@ -18,6 +21,7 @@ import {
 const TOPIC_PARAM = { name: 'topic', description: 'Topic name: [A-Za-z0-9._-]{1,249}, not "." or ".."', example: 'my-topic' };
 
 @ApiTags('topics')
+@ApiAuth()
 @Controller('topics')
 export class TopicsController {
   constructor(private readonly storage: StorageService) {}
@@ -25,6 +29,7 @@ export class TopicsController {
   /** Creates a topic from a JSON body. Answers 201 when created, 200 when it already existed. */
   @Post()
   @ApiOperation({ operationId: 'createTopic' })
+  @Requires('admin')
   @ApiCreatedResponse({ type: CreateTopicResponse, description: 'Created' })
   @ApiOkResponse({ type: CreateTopicResponse, description: 'Already existed (status "exists")' })
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid name or partition count' })
@@ -37,15 +42,19 @@ export class TopicsController {
   /** Lists every topic with its message count. */
   @Get()
   @ApiOperation({ operationId: 'listTopics' })
+  @Requires('authenticated')
   @ApiOkResponse({ type: TopicListResponse, description: 'Every topic' })
-  list(): TopicListResponse {
-    return { topics: this.storage.broker.listTopics().map(toTopicView) };
+  list(@Req() req: AuthenticatedRequest): TopicListResponse {
+    // With auth on, a key sees only the topics it has some right on.
+    const topics = this.storage.broker.listTopics().filter((t) => !req.apiKey || req.apiKey.canSee(t.name));
+    return { topics: topics.map(toTopicView) };
   }
 
   /** The seed's create route: creates the topic if needed (idempotent). */
   @Post(':topic/create')
   @HttpCode(200)
   @ApiOperation({ operationId: 'createTopicByName' })
+  @Requires('admin')
   @ApiParam(TOPIC_PARAM)
   @ApiBody({ type: CreateTopicOptions, required: false })
   @ApiOkResponse({ type: CreateTopicResponse, description: 'Created, or already there (status "exists")' })
@@ -61,6 +70,7 @@ export class TopicsController {
   /** First and next offset, size on disk and segment count, per partition. */
   @Get(':topic')
   @ApiOperation({ operationId: 'describeTopic' })
+  @Requires('visible')
   @ApiOkResponse({ type: TopicView, description: 'The topic' })
   @ApiParam(TOPIC_PARAM)
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid topic name' })
@@ -72,6 +82,7 @@ export class TopicsController {
   /** Deletes a topic, its messages and its consumers' cursors. */
   @Delete(':topic')
   @ApiOperation({ operationId: 'deleteTopic' })
+  @Requires('admin')
   @ApiOkResponse({ type: DeleteTopicResponse, description: 'Deleted with its messages and cursors' })
   @ApiParam(TOPIC_PARAM)
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid topic name' })

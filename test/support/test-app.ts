@@ -21,7 +21,7 @@ export function tempDataDir(prefix = 'mk-e2e-'): string {
 
 export async function startApp(env: Record<string, string> = {}, dataDir = tempDataDir()): Promise<TestApp> {
   const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.forRoot({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ...env })],
+    imports: [AppModule.forRoot({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env })],
   }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
   configureApp(app);
