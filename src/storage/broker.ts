@@ -9,6 +9,7 @@ import { HandleCache } from './handle-cache';
 import type { PartitionLog } from './log';
 import { assertConsumerId, assertTopicName } from './names';
 import { prepareRecord, type PreparedRecord, type ProducerRecord, type StoredRecord } from './record-batch';
+import { nullObserver, type StorageObserver } from './observer';
 import { Topic } from './topic';
 
 export interface PartitionInfo {
@@ -57,7 +58,10 @@ export class Broker {
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
 
-  private constructor(readonly config: EngineConfig) {
+  private constructor(
+    readonly config: EngineConfig,
+    readonly observer: StorageObserver,
+  ) {
     this.handles = new HandleCache(config.maxOpenSegments);
   }
 
@@ -70,8 +74,8 @@ export class Broker {
   }
 
   /** Opens every topic under DATA_DIR, recovering each partition's tail. O(topics × segments). */
-  static open(config: EngineConfig): Broker {
-    const broker = new Broker(config);
+  static open(config: EngineConfig, observer: StorageObserver = nullObserver): Broker {
+    const broker = new Broker(config, observer);
     mkdirSync(broker.topicsDir, { recursive: true });
     rmSync(broker.trashDir, { recursive: true, force: true });
     for (const name of readdirSync(broker.topicsDir)) {
