@@ -18,6 +18,7 @@ import { ApiAuth } from '../auth/api-auth.decorator';
 import { ErrorBody, NoNewMessages } from '../common/errors';
 import { ConsumerIdPipe, OffsetPipe, TopicNamePipe } from '../common/pipes/name.pipes';
 import { MessagesService } from './messages.service';
+import { type BatchInput, ProduceBatchBodyPipe, ProduceBodyPipe, type ProduceInput } from './produce-body.pipes';
 import {
   AckResponse,
   ConsumerListResponse,
@@ -61,7 +62,7 @@ export class MessagesController {
   produce(
     @Param('topic', TopicNamePipe) topic: string,
     @Query('message') message: unknown,
-    @Body() body: ProduceBody,
+    @Body(ProduceBodyPipe) body: ProduceInput,
   ): Promise<ProduceResponse> {
     const text = body?.message ?? message;
     if (typeof text !== 'string') {
@@ -75,11 +76,15 @@ export class MessagesController {
   @HttpCode(200)
   @ApiOperation({ operationId: 'produceBatch' })
   @Requires('produce')
+  @ApiBody({ type: ProduceBatchBody })
   @ApiOkResponse({ type: ProduceBatchResponse, description: 'All stored with one write and one fsync' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'Topic missing and AUTO_CREATE_TOPICS=false' })
   @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'A message or the batch is too large' })
   @ApiServiceUnavailableResponse({ type: ErrorBody, description: 'Disk full, write error or back-pressure' })
-  produceBatch(@Param('topic', TopicNamePipe) topic: string, @Body() body: ProduceBatchBody): Promise<ProduceBatchResponse> {
+  produceBatch(
+    @Param('topic', TopicNamePipe) topic: string,
+    @Body(ProduceBatchBodyPipe) body: BatchInput,
+  ): Promise<ProduceBatchResponse> {
     return this.messages.produceBatch(topic, body.messages);
   }
 

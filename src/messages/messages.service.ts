@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { CursorView, SeekTarget } from '../storage/broker';
 import { MetricsService } from '../metrics/metrics.service';
 import { StorageService } from '../storage/storage.service';
-import type { BatchMessage, CursorResponse, FetchResponse, PolledMessage, ProduceBatchResponse, ProduceResponse } from './message.dto';
+import type { CursorResponse, FetchResponse, PolledMessage, ProduceBatchResponse, ProduceResponse } from './message.dto';
 
 @Injectable()
 export class MessagesService {
@@ -21,7 +21,7 @@ export class MessagesService {
     return { message_id: r.baseOffset };
   }
 
-  async produceBatch(topic: string, messages: BatchMessage[]): Promise<ProduceBatchResponse> {
+  async produceBatch(topic: string, messages: Array<{ message: string }>): Promise<ProduceBatchResponse> {
     const records = messages.map((m) => ({ value: m.message }));
     const r = await this.storage.broker.produce(topic, records, { autoCreate: this.config.autoCreateTopics });
     let bytes = 0;
