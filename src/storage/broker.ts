@@ -8,7 +8,14 @@ import { offsetOutOfRange, StorageError, topicNotFound } from './errors';
 import { HandleCache } from './handle-cache';
 import type { PartitionLog } from './log';
 import { assertConsumerId, assertTopicName } from './names';
-import { prepareRecord, type PreparedRecord, type ProducerRecord, type StoredRecord } from './record-batch';
+import {
+  MAX_HEADER_NAME_BYTES,
+  MAX_HEADERS,
+  prepareRecord,
+  type PreparedRecord,
+  type ProducerRecord,
+  type StoredRecord,
+} from './record-batch';
 import { nullObserver, type StorageObserver } from './observer';
 import { Topic } from './topic';
 
@@ -139,22 +146,25 @@ export class Broker {
   private createOnce(name: string, partitions: number): Promise<Topic> {
     let pending = this.creating.get(name);
     if (!pending) {
-      pending = (async () => {
-        try {
-          this.assertOpen();
-          const topic = Topic.create(
-            join(this.topicsDir, name),
-            { name, partitions, createdAt: new Date().toISOString() },
-            this.config,
-            this.handles,
-          );
-          this.topics.set(name, topic);
-          return topic;
-        } finally {
-          this.creating.delete(name);
-        }
+      const created = (async () => {
+        this.assertOpen();
+        const topic = Topic.create(
+          join(this.topicsDir, name),
+          { name, partitions, createdAt: new Date().toISOString() },
+          this.config,
+          this.handles,
+        );
+        this.topics.set(name, topic);
+        return topic;
       })();
-      this.creating.set(name, pending);
+      // Cleared once settled, not in a `finally` inside the body: the body never awaits, so that would run
+      // before the set below and leave the entry (and a deleted topic) behind for good.
+      const clear = () => {
+        if (this.creating.get(name) === created) this.creating.delete(name);
+      };
+      created.then(clear, clear);
+      this.creating.set(name, created);
+      pending = created;
     }
     return pending;
   }
@@ -244,6 +254,13 @@ export class Broker {
         throw new StorageError(
           'MESSAGE_TOO_LARGE',
           `Message ${records.length > 1 ? `#${i} ` : ''}is ${r.valueBytes} bytes; the limit is ${this.config.maxMessageBytes} (MAX_MESSAGE_BYTES)`,
+        );
+      }
+      if (r.headers && (r.headers.length > MAX_HEADERS || r.headers.some(([name]) => name.length > MAX_HEADER_NAME_BYTES))) {
+        // Caught here, not by the writer: an encode that throws mid-flush would leave its produce unanswered.
+        throw new StorageError(
+          'MESSAGE_TOO_LARGE',
+          `Message ${records.length > 1 ? `#${i} ` : ''}has headers the format cannot hold: at most ${MAX_HEADERS} headers, names of at most ${MAX_HEADER_NAME_BYTES} bytes`,
         );
       }
       prepared[i] = r;

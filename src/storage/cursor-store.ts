@@ -36,6 +36,8 @@ const keyOf = (consumerId: string, partition: number) => `${partition}\u0000${co
 
 export class CursorStore {
   private readonly cursors = new Map<string, CommittedCursor>();
+  /** Per cursor, the newest commit not yet durable: a no-op ack must not be answered before it lands. */
+  private readonly pendingByKey = new Map<string, Promise<boolean>>();
   private queue: PendingCommit[] = [];
   private flushing = false;
   private fileBytes: number;
@@ -98,17 +100,25 @@ export class CursorStore {
     const key = keyOf(consumerId, partition);
     const previous = this.cursors.get(key)?.offset;
     if (previous === offset || (onlyForward && previous !== undefined && previous > offset)) {
-      return Promise.resolve(false);
+      // The in-memory cursor may still be on its way to disk: a retried or late ack is answered once it is durable.
+      const pending = this.pendingByKey.get(key);
+      return pending ? pending.then(() => false) : Promise.resolve(false);
     }
     // Visible at once so concurrent acks compare against the newest value; undone if the write fails.
     this.cursors.set(key, { consumerId, partition, offset });
-    return new Promise<boolean>((resolve, reject) => {
+    const committed = new Promise<boolean>((resolve, reject) => {
       this.queue.push({ key, partition, consumerId, offset, previous, resolve: () => resolve(true), reject });
       if (!this.flushing) {
         this.flushing = true;
         setImmediate(() => void this.flushLoop());
       }
     });
+    this.pendingByKey.set(key, committed);
+    const settled = () => {
+      if (this.pendingByKey.get(key) === committed) this.pendingByKey.delete(key);
+    };
+    committed.then(settled, settled);
+    return committed;
   }
 
   private async flushLoop(): Promise<void> {

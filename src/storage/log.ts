@@ -318,7 +318,8 @@ export class PartitionLog {
     while (out.length < maxRecords && next < this.endOffset && bytes < maxBytes) {
       const seg = this.segmentFor(next);
       const before = out.length;
-      bytes += await this.readSegment(seg, next, maxRecords - out.length, maxBytes - bytes, out);
+      // maxRecords caps out.length as a whole: readSegment compares it against everything collected so far.
+      bytes += await this.readSegment(seg, next, maxRecords, maxBytes - bytes, out);
       if (out.length === before) {
         if (seg.endOffset <= next || seg === this.active) break;
         next = seg.endOffset;
@@ -339,10 +340,36 @@ export class PartitionLog {
     return segs[lo];
   }
 
+  /** Appends records from `offset` on until `out` holds `maxRecords` or `maxBytes` more value bytes; returns those bytes. */
   private async readSegment(seg: Segment, offset: number, maxRecords: number, maxBytes: number, out: StoredRecord[]): Promise<number> {
-    const limit = seg.size;
     const index = seg.index ?? (await seg.loadIndex(this.config.indexIntervalBytes));
-    let pos = index.lookup(offset - seg.baseOffset);
+    // An index entry that does not name the batch at its position (a damaged index) costs a walk from the
+    // entry before it, never a wrong or refused read; from the segment start, a mismatch is real corruption.
+    for (let entry = index.floorEntry(offset - seg.baseOffset); ; entry--) {
+      try {
+        return await this.readSegmentFrom(seg, index, entry, offset, maxRecords, maxBytes, out);
+      } catch (err) {
+        if (!(err instanceof IndexEntryMismatch)) throw err;
+      }
+    }
+  }
+
+  private async readSegmentFrom(
+    seg: Segment,
+    index: OffsetIndex,
+    entry: number,
+    offset: number,
+    maxRecords: number,
+    maxBytes: number,
+    out: StoredRecord[],
+  ): Promise<number> {
+    const limit = seg.size;
+    const start = entry < 0 ? 0 : index.positionAt(entry);
+    let pos = start;
+    // Offsets are dense, so every batch walked must start where the previous one ended: the CRC does not
+    // cover the base offset, and a damaged one must not hand out records under the wrong offsets.
+    let expectedOffset = seg.baseOffset + (entry < 0 ? 0 : index.relativeOffsetAt(entry));
+    const invalid = () => (pos === start && entry >= 0 ? new IndexEntryMismatch() : corrupt(seg, pos));
     const want = maxRecords === 1 ? 16 * 1024 : Math.min(Math.max(maxBytes, 64 * 1024), 8 * 1024 * 1024);
     let chunk = this.cachedChunk(seg, pos) ?? (await this.readChunk(seg, pos, Math.min(want, limit - pos)));
     let bytes = 0;
@@ -352,12 +379,18 @@ export class PartitionLog {
       if (!header || rel + header.length > chunk.length) {
         // The batch runs past what was read: read again from its start, all of it.
         const need = Math.min(Math.max(want, header ? header.length : BATCH_HEADER_BYTES), limit - pos);
-        if (rel === 0 && chunk.length >= need) throw corrupt(seg, pos);
+        if (rel === 0 && chunk.length >= need) throw invalid();
         chunk = await this.readChunk(seg, pos, need);
         rel = 0;
         header = readBatchHeader(chunk.buf, 0, chunk.length);
-        if (!header || header.length > chunk.length) throw corrupt(seg, pos);
+        // When the old chunk ended inside this batch's header, its length is only known now: read all of it.
+        if (header && header.length > chunk.length && chunk.length < limit - pos) {
+          chunk = await this.readChunk(seg, pos, Math.min(header.length, limit - pos));
+        }
+        if (!header || header.length > chunk.length) throw invalid();
       }
+      if (header.baseOffset !== expectedOffset) throw invalid();
+      expectedOffset += header.recordCount;
       if (header.baseOffset + header.recordCount > offset) {
         if (!batchIsIntact(chunk.buf.subarray(0, chunk.length), rel, header)) throw corrupt(seg, pos);
         const before = out.length;
@@ -480,6 +513,9 @@ function writeFailure(err: unknown): StorageError {
   const why = code === 'ENOSPC' ? 'the disk is full' : `the write failed (${code ?? String(err)})`;
   return storageUnavailable(`Storage unavailable: ${why}; nothing from this request was stored`, 5);
 }
+
+/** Raised inside a read when the batch at an index entry's position is not the one the entry names. */
+class IndexEntryMismatch extends Error {}
 
 function corrupt(seg: Segment, pos: number): StorageError {
   return new StorageError(

@@ -60,6 +60,12 @@ export class OffsetIndex {
 
   /** Byte position of the last indexed batch whose base offset is <= relativeOffset (0 when none). */
   lookup(relativeOffset: number): number {
+    const i = this.floorEntry(relativeOffset);
+    return i < 0 ? 0 : this.pos[i];
+  }
+
+  /** Index of the last entry whose relative offset is <= relativeOffset (-1 when none). */
+  floorEntry(relativeOffset: number): number {
     let lo = 0;
     let hi = this.n - 1;
     let found = -1;
@@ -70,7 +76,7 @@ export class OffsetIndex {
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    return found < 0 ? 0 : this.pos[found];
+    return found;
   }
 
   /**

@@ -14,6 +14,9 @@ export const BATCH_HEADER_BYTES = 39;
 const CRC_START = 17;
 const RECORD_FIXED_BYTES = 4 + 1 + 4 + 4 + 4 + 2 + 4;
 const TWO_32 = 0x1_0000_0000;
+/** Header count and header name length are u16 on disk: a record beyond these cannot be encoded. */
+export const MAX_HEADERS = 0xffff;
+export const MAX_HEADER_NAME_BYTES = 0xffff;
 
 /** How a value's bytes are meant to be read back; stored per record so every format round-trips. */
 export enum ValueEncoding {
