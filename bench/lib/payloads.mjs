@@ -1,0 +1,15 @@
+// The request bodies every scenario sends: 100-byte message values, alone or in batches.
+
+/** 100 ASCII bytes, so bytes on the wire and in the log equal the character count. */
+export const VALUE_BYTES = 100;
+export const VALUE = 'mini-kafka benchmark payload '.repeat(4).slice(0, VALUE_BYTES);
+
+/** Body of POST /topics/{t}/messages. */
+export const PRODUCE_BODY = JSON.stringify({ message: VALUE });
+
+/** Body of POST /topics/{t}/messages/batch with `count` messages. */
+export function batchBody(count) {
+  return JSON.stringify({ messages: Array.from({ length: count }, () => ({ message: VALUE })) });
+}
+
+export const JSON_HEADERS = { 'content-type': 'application/json' };
