@@ -1,0 +1,125 @@
+// Runs the built broker (dist/main.js) as a real child process: spawn, wait until it answers, SIGKILL, restart.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+// CRASH_BROKER_MAIN points the tests at another build (e.g. a deliberately broken copy, to see them fail).
+const MAIN_JS = resolve(process.env.CRASH_BROKER_MAIN ?? resolve(__dirname, '../../dist/main.js'));
+const READY_TIMEOUT_MS = 20_000;
+/** Every HTTP call the crash tests make is bounded: a hung request fails the test instead of stalling it. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+export interface BrokerOptions {
+  dataDir: string;
+  /** Extra environment (FSYNC, SEGMENT_BYTES, ...); PORT, HOST and DATA_DIR are set here. */
+  env?: Record<string, string>;
+}
+
+export class BrokerProcess {
+  private exited: Promise<void>;
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  private output = '';
+
+  private constructor(
+    readonly options: BrokerOptions,
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {
+    this.exited = new Promise((done) => {
+      child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        done();
+      });
+    });
+    // Keep the tail of the output for error messages; never let a full pipe block the child.
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString('utf8')).slice(-8000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get dataDir(): string {
+    return this.options.dataDir;
+  }
+
+  get alive(): boolean {
+    return this.exitInfo === null;
+  }
+
+  /** Starts `node dist/main.js` on a free port and resolves once GET /topics answers 200. */
+  static async start(options: BrokerOptions): Promise<BrokerProcess> {
+    if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npm run build\` before the crash tests`);
+    const port = await freePort();
+    const child = spawn(process.execPath, [MAIN_JS], {
+      env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: options.dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const broker = new BrokerProcess(options, port, child);
+    await broker.waitUntilReady();
+    return broker;
+  }
+
+  private async waitUntilReady(): Promise<void> {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (!this.alive) throw new Error(`broker exited during startup (${JSON.stringify(this.exitInfo)}):\n${this.output}`);
+      try {
+        const res = await fetch(`${this.url}/topics`, { signal: AbortSignal.timeout(1000) });
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(25);
+    }
+    await this.kill9();
+    throw new Error(`broker did not answer GET /topics within ${READY_TIMEOUT_MS} ms:\n${this.output}`);
+  }
+
+  /** SIGKILL: no shutdown hooks, no flush; resolves once the process is gone. */
+  async kill9(): Promise<void> {
+    if (this.alive) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** A new process on the same DATA_DIR (optionally with changed settings); this one must be dead. */
+  async restart(env: Record<string, string> = this.options.env ?? {}): Promise<BrokerProcess> {
+    if (this.alive) throw new Error('restart() needs the previous process killed first');
+    return BrokerProcess.start({ dataDir: this.dataDir, env });
+  }
+
+  /** The last few KiB of the child's stdout+stderr, for failure messages. */
+  get recentOutput(): string {
+    return this.output;
+  }
+}
+
+export function makeDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'mk-crash-'));
+}
+
+export function removeDataDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A port nobody listens on right now: bind port 0, read it, close. */
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => done(port));
+    });
+  });
+}
