@@ -21,6 +21,8 @@ export function configureApp(app: NestExpressApplication): INestApplication {
     app.enableCors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, exposedHeaders: ['Retry-After', 'X-Request-Id'] });
   }
   app.useBodyParser('json', { limit: config.maxBodyBytes });
+  // NDJSON batches (one message per line) arrive as text and are split by the batch route.
+  app.useBodyParser('text', { type: 'application/x-ndjson', limit: config.maxBodyBytes });
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

@@ -18,6 +18,10 @@ export interface AppConfig {
   rateLimitPerSecond: number;
   /** JSON file of topics to create at start. */
   topicsFile: string;
+  /** Longest a long poll (wait_ms) may hold a request. */
+  maxWaitMs: number;
+  maxHeadersPerMessage: number;
+  maxTimestampSkewMs: number;
   /** Largest JSON request body accepted (bytes); batch produce is bounded by it too. */
   maxBodyBytes: number;
   engine: EngineConfig;
@@ -53,6 +57,10 @@ export const envSchema = Joi.object({
   AUTH_KEYS_FILE: Joi.string().allow('').default(''),
   RATE_LIMIT_PER_SECOND: Joi.number().integer().min(0).default(0),
   TOPICS_FILE: Joi.string().allow('').default(''),
+  IDEMPOTENCY_WINDOW_MS: Joi.number().integer().min(1000).max(7 * 24 * 3600 * 1000).default(600_000),
+  MAX_WAIT_MS: Joi.number().integer().min(0).max(300_000).default(30_000),
+  MAX_HEADERS_PER_MESSAGE: Joi.number().integer().min(0).max(1000).default(64),
+  MAX_TIMESTAMP_SKEW_MS: Joi.number().integer().min(0).default(3_600_000),
 }).unknown(true);
 
 export type ValidatedEnv = Record<string, unknown>;
@@ -98,7 +106,12 @@ export function toAppConfig(get: (key: string) => unknown): AppConfig {
       retentionMs: n('RETENTION_MS'),
       retentionBytes: n('RETENTION_BYTES'),
       retentionCheckMs: n('RETENTION_CHECK_MS'),
+      idempotencyWindowMs: n('IDEMPOTENCY_WINDOW_MS'),
+      idempotencyMaxKeys: 100_000,
     },
+    maxWaitMs: n('MAX_WAIT_MS'),
+    maxHeadersPerMessage: n('MAX_HEADERS_PER_MESSAGE'),
+    maxTimestampSkewMs: n('MAX_TIMESTAMP_SKEW_MS'),
   };
 }
 

@@ -10,9 +10,12 @@ export class AppConfigModule {
       module: AppConfigModule,
       global: true,
       imports: [
+        // `load`, not `validate`: @nestjs/config copies validated values into process.env, which leaked one
+        // app's overrides (a test's AUTH_KEYS, RATE_LIMIT_PER_SECOND, ...) into every app built later in the process.
         ConfigModule.forRoot({
           ignoreEnvFile: true,
-          validate: (raw) => validateEnv({ ...raw, ...overrides }),
+          skipProcessEnv: true,
+          load: [() => validateEnv({ ...process.env, ...overrides })],
         }),
       ],
       providers: [

@@ -1,62 +1,99 @@
-// Request and response shapes of produce, poll, fetch, ack and the consumer cursor.
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsIn, IsInt, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
+// Request and response shapes of produce, poll, fetch, ack and the consumer cursor (documentation and
+// validation source for OpenAPI; the produce routes validate with the hand-written checks in message-codec.ts).
+import { ApiProperty } from '@nestjs/swagger';
+import { IsIn, IsInt, IsOptional, Min } from 'class-validator';
 
 export class ProduceBody {
   /**
    * The message text (the seed's `message`). May also be given as the `message` query parameter.
    * @example "Hello, Mini Kafka!"
    */
-  @IsOptional()
-  @IsString()
   message?: string;
+  /** Instead of `message`: the value, as UTF-8 text, any JSON value, or base64 bytes (see `encoding`). */
+  @ApiProperty({ required: false, description: 'Text, any JSON value, or base64 bytes per `encoding`', example: { order: 42 } })
+  value?: unknown;
+  /** How `value` is given and answered: utf8 (default for strings), json (default otherwise), base64. */
+  @ApiProperty({ required: false, enum: ['utf8', 'json', 'base64'] })
+  encoding?: 'utf8' | 'json' | 'base64';
+  /**
+   * Routes the message: the same key always goes to the same partition (Kafka's murmur2 partitioner).
+   * @example "customer-17"
+   */
+  key?: string;
+  /** String headers stored with the message. */
+  @ApiProperty({ required: false, type: Object, additionalProperties: { type: 'string' }, example: { source: 'checkout' } })
+  headers?: Record<string, string>;
+  /** Producer timestamp (ms since the epoch), within MAX_TIMESTAMP_SKEW_MS of the broker's clock. */
+  timestamp?: number;
+  /** Target partition; otherwise by key, or sticky round-robin for unkeyed messages. */
+  partition?: number;
 }
 
 export class ProduceResponse {
   /** Offset of the stored message in its partition. @example 0 */
   message_id!: number;
-}
-
-export class BatchMessage {
-  /** @example "Hello, Mini Kafka!" */
-  @IsString()
-  message!: string;
-}
-
-export class ProduceBatchBody {
-  /** Up to MAX_BATCH_MESSAGES messages, stored together with one write and one fsync. */
-  @ValidateNested({ each: true })
-  @Type(() => BatchMessage)
-  @ArrayMinSize(1)
-  @ArrayMaxSize(100_000)
-  messages!: BatchMessage[];
-}
-
-export class ProduceBatchResponse {
-  partition!: number;
-  /** Offset of the first message; message i got base_offset + i. */
-  base_offset!: number;
-  /** Offset of each message, in request order. */
-  message_ids!: number[];
+  /** Partition it was stored in (only on topics with several partitions: the seed's answer is {message_id}). */
+  partition?: number;
 }
 
 export class PolledMessage {
   /** @example 0 */
   message_id!: number;
-  /** @example "Hello, Mini Kafka!" */
-  data!: string;
+  /** The value: UTF-8 text (or the JSON value / base64 bytes for messages produced with `value`). */
+  @ApiProperty({ description: 'Text (or JSON value / base64 per the encoding it was produced with)', example: 'Hello, Mini Kafka!' })
+  data!: unknown;
+  /** Only on topics with several partitions; pass it to the ack. */
+  partition?: number;
 }
 
-export class FetchedMessage {
+export class ProduceBatchBody {
+  /** Up to MAX_BATCH_MESSAGES messages, each shaped like a single produce body; one write and fsync per partition. */
+  messages!: ProduceBody[];
+}
+
+export class BatchItemResult {
+  /** 200 when stored, 400/413 when this message was invalid (the others are still stored). */
+  status!: number;
+  message_id?: number;
+  partition?: number;
+  detail?: string;
+}
+
+export class ProduceBatchResponse {
+  /** Offset of each message in request order (-1 for a rejected one). */
+  message_ids!: number[];
+  /** Partition of the first stored message. */
+  partition!: number;
+  /** Offset of the first stored message when all went to one partition. */
+  base_offset?: number;
+  /** Per-message outcome, in request order. */
+  results!: BatchItemResult[];
+}
+
+export class MessageView {
+  /** Offset in its partition. @example 0 */
   message_id!: number;
-  data!: string;
-  /** Milliseconds since the epoch when the broker stored it. */
+  /** @example 0 */
+  partition!: number;
+  /** UTF-8 text, the JSON value, or base64 bytes, per `encoding`. */
+  @ApiProperty({ description: 'Text, JSON value or base64 per encoding', example: 'Hello, Mini Kafka!' })
+  data!: unknown;
+  @ApiProperty({ enum: ['utf8', 'json', 'base64'] })
+  encoding!: 'utf8' | 'json' | 'base64';
+  /** Milliseconds since the epoch. */
   timestamp!: number;
+  key?: string;
+  @ApiProperty({ required: false, type: Object, additionalProperties: { type: 'string' } })
+  headers?: Record<string, string>;
+}
+
+export class MessageListResponse {
+  messages!: MessageView[];
 }
 
 export class FetchResponse {
   partition!: number;
-  messages!: FetchedMessage[];
+  messages!: MessageView[];
   /** Offset to fetch from next. */
   next_offset!: number;
   /** Log end: the offset the next produced message will get. */
@@ -66,6 +103,19 @@ export class FetchResponse {
 export class AckResponse {
   /** @example "ok" */
   status!: string;
+}
+
+export class CommitBody {
+  /** Acknowledge everything up to and including this offset. */
+  @IsInt()
+  @Min(0)
+  offset!: number;
+
+  /** Partition (default 0). */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  partition?: number;
 }
 
 export class SeekBody {
@@ -79,6 +129,12 @@ export class SeekBody {
   @IsOptional()
   @IsIn(['beginning', 'end'])
   position?: 'beginning' | 'end';
+
+  /** Move to the first message with a timestamp at or after this time (ms since the epoch). */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  timestamp?: number;
 }
 
 export class CursorResponse {

@@ -1,76 +1,207 @@
 // Maps the HTTP shapes of messages and cursors onto the engine, and engine records back to JSON.
-import { Inject, Injectable } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import type { CursorView, SeekTarget } from '../storage/broker';
 import { MetricsService } from '../metrics/metrics.service';
+import type { CursorView, SeekTarget } from '../storage/broker';
+import { type ProducerRecord, type StoredRecord } from '../storage/record-batch';
 import { StorageService } from '../storage/storage.service';
-import type { CursorResponse, FetchResponse, PolledMessage, ProduceBatchResponse, ProduceResponse } from './message.dto';
+import { type MessageLimits, type MessageView, requireProducerRecord, toMessageView, toProducerRecord } from './message-codec';
+import type { BatchItemResult, CursorResponse, FetchResponse, PolledMessage, ProduceBatchResponse, ProduceResponse } from './message.dto';
+
+export interface Answer<T> {
+  status: number;
+  body: T;
+  replayed?: boolean;
+}
 
 @Injectable()
 export class MessagesService {
+  private readonly limits: MessageLimits;
+
   constructor(
     private readonly storage: StorageService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
-  ) {}
-
-  async produce(topic: string, message: string): Promise<ProduceResponse> {
-    const r = await this.storage.broker.produce(topic, [{ value: message }], { autoCreate: this.config.autoCreateTopics });
-    this.metrics.produced.inc({ topic }, 1);
-    this.metrics.producedBytes.inc({ topic }, Buffer.byteLength(message));
-    return { message_id: r.baseOffset };
+  ) {
+    this.limits = {
+      maxHeaders: config.maxHeadersPerMessage,
+      maxHeaderBytes: 16 * 1024,
+      maxKeyBytes: 4096,
+      maxTimestampSkewMs: config.maxTimestampSkewMs,
+    };
   }
 
-  async produceBatch(topic: string, messages: Array<{ message: string }>): Promise<ProduceBatchResponse> {
-    const records = messages.map((m) => ({ value: m.message }));
-    const r = await this.storage.broker.produce(topic, records, { autoCreate: this.config.autoCreateTopics });
-    let bytes = 0;
-    for (const m of messages) bytes += Buffer.byteLength(m.message);
-    this.metrics.produced.inc({ topic }, r.count);
-    this.metrics.producedBytes.inc({ topic }, bytes);
-    const ids = new Array<number>(r.count);
-    for (let i = 0; i < r.count; i++) ids[i] = r.baseOffset + i;
-    return { partition: r.partition, base_offset: r.baseOffset, message_ids: ids };
+  private get broker() {
+    return this.storage.broker;
   }
 
-  async poll(topic: string, consumerId: string, partition: number): Promise<PolledMessage | null> {
-    const r = await this.storage.broker.poll(topic, consumerId, partition);
-    if (r) {
-      this.metrics.consumed.inc({ topic }, 1);
-      this.metrics.consumedBytes.inc({ topic }, r.value.length);
+  /** Runs a produce once per Idempotency-Key within the window (when a key is given). */
+  private async once<T>(topic: string, idempotencyKey: string | undefined, produce: () => Promise<Answer<T>>): Promise<Answer<T>> {
+    if (!idempotencyKey) return produce();
+    if (!/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) throw new BadRequestException('Idempotency-Key must be 1-200 printable ASCII characters');
+    await this.broker.ensureTopic(topic, this.config.autoCreateTopics);
+    const r = await this.broker.idempotent(topic, idempotencyKey, produce);
+    return { status: r.status, body: r.body as T, replayed: r.replayed };
+  }
+
+  /** One message: the seed's `?message=` text, or a body with message/value, key, headers, timestamp, partition. */
+  produce(topic: string, queryMessage: unknown, body: Record<string, unknown>, idempotencyKey?: string): Promise<Answer<ProduceResponse>> {
+    let record: ProducerRecord;
+    let partition: number | undefined;
+    if (body.message === undefined && body.value === undefined) {
+      if (typeof queryMessage !== 'string') {
+        throw new BadRequestException('message is required: a `message` query parameter or a JSON body {"message": "..."}');
+      }
+      record = requireProducerRecord({ ...body, message: queryMessage }, this.limits);
+    } else record = requireProducerRecord(body, this.limits);
+    if (body.partition !== undefined) partition = this.partitionParam(body.partition);
+    return this.once(topic, idempotencyKey, async () => {
+      const r = await this.broker.produce(topic, [record], { autoCreate: this.config.autoCreateTopics, partition });
+      this.countProduced(topic, [record]);
+      // The seed's exact answer on single-partition topics; the partition is named where it is needed.
+      const answer: ProduceResponse = { message_id: r.offsets[0] };
+      if (this.broker.partitionCount(topic) > 1) answer.partition = r.placement[0];
+      return { status: 200, body: answer };
+    });
+  }
+
+  /** Many messages: valid ones are stored (one write + fsync per partition); invalid ones reported (207). */
+  produceBatch(topic: string, inputs: unknown[], partition: number | undefined, idempotencyKey?: string): Promise<Answer<ProduceBatchResponse>> {
+    const records: ProducerRecord[] = [];
+    const slots: Array<number | string> = new Array(inputs.length);
+    const now = Date.now();
+    for (let i = 0; i < inputs.length; i++) {
+      const r = toProducerRecord(inputs[i], this.limits, now);
+      if (typeof r === 'string') slots[i] = r;
+      else {
+        const p = (inputs[i] as { partition?: unknown }).partition;
+        if (p !== undefined && p !== partition) slots[i] = 'per-message partition is not supported in a batch; use ?partition=';
+        else slots[i] = records.push(r) - 1;
+      }
     }
-    return r ? { message_id: r.offset, data: r.value.toString('utf8') } : null;
+    if (records.length === 0) {
+      const first = slots.findIndex((x) => typeof x === 'string');
+      throw new BadRequestException(`No valid message in the batch; messages.${first}: ${slots[first] as string}`);
+    }
+    return this.once(topic, idempotencyKey, async () => {
+      const stored = records.length > 0 ? await this.broker.produce(topic, records, { autoCreate: this.config.autoCreateTopics, partition, partial: true }) : null;
+      if (records.length > 0) this.countProduced(topic, records);
+      const engineRejected = new Map((stored?.rejected ?? []).map((x) => [x.index, x]));
+      const results: BatchItemResult[] = new Array(inputs.length);
+      const ids = new Array<number>(inputs.length);
+      let failed = 0;
+      for (let i = 0; i < inputs.length; i++) {
+        const slot = slots[i];
+        if (typeof slot === 'string') {
+          results[i] = { status: 400, detail: slot };
+          ids[i] = -1;
+          failed++;
+        } else if (engineRejected.has(slot)) {
+          const x = engineRejected.get(slot)!;
+          results[i] = { status: x.code === 'MESSAGE_TOO_LARGE' ? 413 : 400, detail: x.detail };
+          ids[i] = -1;
+          failed++;
+        } else {
+          ids[i] = stored!.offsets[slot];
+          results[i] = { status: 200, message_id: ids[i], partition: stored!.placement[slot] };
+        }
+      }
+      const placed = stored?.placement.filter((p) => p >= 0) ?? [];
+      const onePartition = placed.length > 0 && placed.every((p) => p === placed[0]);
+      const body: ProduceBatchResponse = { message_ids: ids, partition: placed[0] ?? partition ?? 0, results };
+      if (onePartition) body.base_offset = Math.min(...ids.filter((x) => x >= 0));
+      return { status: failed > 0 ? 207 : 200, body };
+    });
   }
 
-  async fetch(topic: string, partition: number, from: number, max: number, maxBytes: number): Promise<FetchResponse> {
-    const records = await this.storage.broker.fetch(topic, partition, from, max, maxBytes);
+  private countProduced(topic: string, records: ProducerRecord[]): void {
+    let bytes = 0;
+    for (const r of records) bytes += typeof r.value === 'string' ? Buffer.byteLength(r.value) : r.value.length;
+    this.metrics.produced.inc({ topic }, records.length);
+    this.metrics.producedBytes.inc({ topic }, bytes);
+  }
+
+  private countConsumed(topic: string, records: StoredRecord[]): void {
     let bytes = 0;
     for (const r of records) bytes += r.value.length;
     this.metrics.consumed.inc({ topic }, records.length);
     this.metrics.consumedBytes.inc({ topic }, bytes);
-    const end = this.storage.broker.describeTopic(topic).partitionDetails[partition].endOffset;
+  }
+
+  private partitionParam(value: unknown): number {
+    if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 1023) throw new BadRequestException('partition must be an integer from 0 to 1023');
+    return value as number;
+  }
+
+  /**
+   * The seed's poll, plus partitions and long polling: the next message for this consumer, or null. It answers
+   * the seed's exact shape {message_id, data}, adding `partition` on multi-partition topics (an ack needs it);
+   * the batch poll and fetch routes answer the full message (key, headers, timestamp, encoding).
+   */
+  async poll(topic: string, consumerId: string, partition: number | undefined, waitMs: number): Promise<PolledMessage | null> {
+    const m = (await this.pollMany(topic, consumerId, partition, 1, Number.MAX_SAFE_INTEGER, waitMs))[0];
+    if (!m) return null;
+    const answer: PolledMessage = { message_id: m.message_id, data: m.data };
+    if (this.broker.partitionCount(topic) > 1) answer.partition = m.partition;
+    return answer;
+  }
+
+  async pollMany(topic: string, consumerId: string, partition: number | undefined, max: number, maxBytes: number, waitMs: number): Promise<MessageView[]> {
+    const wait = Math.min(waitMs, this.config.maxWaitMs);
+    const deadline = Date.now() + wait;
+    for (;;) {
+      const { partition: p, records } =
+        partition === undefined
+          ? await this.broker.pollAny(topic, consumerId, max, maxBytes)
+          : { partition, records: await this.broker.pollMany(topic, consumerId, partition, max, maxBytes) };
+      if (records.length > 0) {
+        this.countConsumed(topic, records);
+        return records.map((r) => toMessageView(r, p));
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || this.storage.draining) return [];
+      if (!(await this.broker.waitForConsumer(topic, consumerId, partition, left))) return [];
+    }
+  }
+
+  async fetch(topic: string, partition: number, from: number, max: number, maxBytes: number, waitMs: number): Promise<FetchResponse> {
+    const wait = Math.min(waitMs, this.config.maxWaitMs);
+    let records = await this.broker.fetch(topic, partition, from, max, maxBytes);
+    if (records.length === 0 && wait > 0 && (await this.broker.waitForData(topic, partition, from, wait))) {
+      records = await this.broker.fetch(topic, partition, from, max, maxBytes);
+    }
+    this.countConsumed(topic, records);
+    const end = this.broker.describeTopic(topic).partitionDetails[partition].endOffset;
     return {
       partition,
-      messages: records.map((r) => ({ message_id: r.offset, data: r.value.toString('utf8'), timestamp: r.timestamp })),
+      messages: records.map((r) => toMessageView(r, partition)),
       next_offset: records.length > 0 ? records[records.length - 1].offset + 1 : Math.min(Math.max(from, 0), end),
       end_offset: end,
     };
   }
 
+  /** Acks need a partition on multi-partition topics: an offset alone does not name a message there. */
+  resolveAckPartition(topic: string, partition: number | undefined): number {
+    if (partition !== undefined) return partition;
+    const n = this.broker.partitionCount(topic);
+    if (n > 1) throw new BadRequestException(`Topic '${topic}' has ${n} partitions: give ?partition= (the poll answer names it)`);
+    return 0;
+  }
+
   ack(topic: string, consumerId: string, offset: number, partition: number): Promise<void> {
-    return this.storage.broker.ack(topic, consumerId, offset, partition);
+    return this.broker.ack(topic, consumerId, offset, partition);
   }
 
   cursor(topic: string, consumerId: string, partition: number): CursorResponse {
-    return toCursorResponse(this.storage.broker.cursor(topic, consumerId, partition));
+    return toCursorResponse(this.broker.cursor(topic, consumerId, partition));
   }
 
   async seek(topic: string, consumerId: string, target: SeekTarget, partition: number): Promise<CursorResponse> {
-    return toCursorResponse(await this.storage.broker.seek(topic, consumerId, target, partition));
+    return toCursorResponse(await this.broker.seek(topic, consumerId, target, partition));
   }
 
   consumers(topic: string): CursorResponse[] {
-    return this.storage.broker.consumers(topic).map(toCursorResponse);
+    return this.broker.consumers(topic).map(toCursorResponse);
   }
 }
 

@@ -17,6 +17,8 @@ import {
   type StoredRecord,
 } from './record-batch';
 import { nullObserver, type StorageObserver } from './observer';
+import { partitionForKey } from './partitioner';
+import type { IdempotentAnswer } from './idempotency-store';
 import { Topic } from './topic';
 
 export interface PartitionInfo {
@@ -27,7 +29,12 @@ export interface PartitionInfo {
   segmentCount: number;
 }
 
-export interface TopicInfo {
+export interface TopicRetention {
+  retentionMs?: number;
+  retentionBytes?: number;
+}
+
+export interface TopicInfo extends TopicRetention {
   name: string;
   partitions: number;
   messageCount: number;
@@ -36,10 +43,18 @@ export interface TopicInfo {
   partitionDetails: PartitionInfo[];
 }
 
+export interface RejectedRecord {
+  index: number;
+  code: string;
+  detail: string;
+}
+
 export interface ProduceResult {
-  partition: number;
-  baseOffset: number;
-  count: number;
+  /** Per record of the call: its partition (-1 when rejected). */
+  placement: number[];
+  /** Per record of the call: its offset in that partition (-1 when rejected). */
+  offsets: number[];
+  rejected: RejectedRecord[];
 }
 
 export interface CursorView {
@@ -56,7 +71,7 @@ export interface CursorView {
   resetToLogStart: boolean;
 }
 
-export type SeekTarget = number | 'beginning' | 'end';
+export type SeekTarget = number | 'beginning' | 'end' | { timestamp: number };
 
 export class Broker {
   private readonly topics = new Map<string, Topic>();
@@ -91,7 +106,7 @@ export class Broker {
         rmSync(dir, { recursive: true, force: true }); // a create that crashed before its metadata landed
         continue;
       }
-      broker.topics.set(name, Topic.open(dir, config, broker.handles));
+      broker.topics.set(name, Topic.open(dir, config, broker.handles, broker.observer));
     }
     broker.startTimers();
     return broker;
@@ -103,7 +118,8 @@ export class Broker {
       t.unref();
       this.timers.push(t);
     }
-    if (this.config.retentionMs > 0 || this.config.retentionBytes > 0) {
+    {
+      // Always scheduled: topics may carry their own retention even when the broker-wide one is off.
       const t = setInterval(() => void this.enforceRetention().catch(() => undefined), this.config.retentionCheckMs);
       t.unref();
       this.timers.push(t);
@@ -120,7 +136,11 @@ export class Broker {
   async enforceRetention(now = Date.now()): Promise<number> {
     let removed = 0;
     for (const topic of this.topics.values()) {
-      for (const p of topic.partitions) removed += await p.enforceRetention(now);
+      const limits = {
+        retentionMs: topic.meta.retentionMs ?? this.config.retentionMs,
+        retentionBytes: topic.meta.retentionBytes ?? this.config.retentionBytes,
+      };
+      for (const p of topic.partitions) removed += await p.enforceRetention(now, limits);
     }
     return removed;
   }
@@ -132,27 +152,37 @@ export class Broker {
   // ---- topics -------------------------------------------------------------------------------------
 
   /** Creates a topic; creating one that exists is a no-op answering `created: false`. */
-  async createTopic(name: string, partitions = 1): Promise<{ created: boolean; topic: TopicInfo }> {
+  async createTopic(name: string, partitions = 1, retention: TopicRetention = {}): Promise<{ created: boolean; topic: TopicInfo }> {
     assertTopicName(name);
-    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) {
-      throw new StorageError('INVALID_NAME', 'partitions must be an integer from 1 to 1024');
-    }
+    assertPartitionCount(partitions);
     const existing = this.topics.get(name) ?? (await this.creating.get(name));
     if (existing) return { created: false, topic: this.describe(existing) };
-    const topic = await this.createOnce(name, partitions);
+    const topic = await this.createOnce(name, partitions, retention);
     return { created: true, topic: this.describe(topic) };
   }
 
-  private createOnce(name: string, partitions: number): Promise<Topic> {
+  /** Adds partitions to a topic; asking for fewer than it has is a conflict (partitions never shrink). */
+  growPartitions(name: string, partitions: number): TopicInfo {
+    assertPartitionCount(partitions);
+    const topic = this.getTopic(name);
+    if (partitions < topic.partitions.length) {
+      throw new StorageError('TOPIC_EXISTS', `Topic '${name}' has ${topic.partitions.length} partitions; partitions can grow but never shrink`);
+    }
+    topic.growPartitions(partitions);
+    return this.describe(topic);
+  }
+
+  private createOnce(name: string, partitions: number, retention: TopicRetention = {}): Promise<Topic> {
     let pending = this.creating.get(name);
     if (!pending) {
       const created = (async () => {
         this.assertOpen();
         const topic = Topic.create(
           join(this.topicsDir, name),
-          { name, partitions, createdAt: new Date().toISOString() },
+          { name, partitions, createdAt: new Date().toISOString(), ...retention },
           this.config,
           this.handles,
+          this.observer,
         );
         this.topics.set(name, topic);
         return topic;
@@ -200,6 +230,8 @@ export class Broker {
       messageCount: topic.messageCount,
       sizeBytes: topic.sizeBytes,
       createdAt: topic.meta.createdAt,
+      retentionMs: topic.meta.retentionMs,
+      retentionBytes: topic.meta.retentionBytes,
       partitionDetails: topic.partitions.map((p, partition) => ({
         partition,
         startOffset: p.startOffset,
@@ -231,60 +263,122 @@ export class Broker {
   // ---- produce and read ---------------------------------------------------------------------------
 
   /**
-   * Appends records to one partition as one unit; resolves once they are durable (per FSYNC) with the
-   * first offset. All records are validated before anything is queued: bad input never reaches the log.
+   * Stores records and resolves once they are durable (per FSYNC). Routing: an explicit partition takes
+   * them all; otherwise a keyed record goes where Kafka's partitioner puts its key and unkeyed records of
+   * one call stick to one partition, rotating between calls. Records of one call on one partition get
+   * consecutive offsets. With `partial`, invalid records are reported in `rejected` and the valid ones are
+   * stored; without it, one invalid record rejects the call before anything is written.
    */
   async produce(
     topicName: string,
     records: ProducerRecord[],
-    options: { partition?: number; autoCreate: boolean },
+    options: { partition?: number; autoCreate: boolean; partial?: boolean },
   ): Promise<ProduceResult> {
     this.assertOpen();
     assertTopicName(topicName);
     if (records.length === 0) throw new StorageError('INVALID_NAME', 'A produce needs at least one message');
     if (records.length > this.config.maxBatchMessages) {
-      throw new StorageError('BATCH_TOO_LARGE', `At most ${this.config.maxBatchMessages} messages per request`);
+      throw new StorageError('BATCH_TOO_LARGE', `At most ${this.config.maxBatchMessages} messages per request (MAX_BATCH_MESSAGES)`);
     }
     const now = Date.now();
-    const prepared: PreparedRecord[] = new Array(records.length);
-    let bytes = 0;
+    const prepared: Array<PreparedRecord | null> = new Array(records.length);
+    const rejected: RejectedRecord[] = [];
     for (let i = 0; i < records.length; i++) {
       const r = prepareRecord(records[i], now);
-      if (r.valueBytes + (r.key?.length ?? 0) > this.config.maxMessageBytes) {
-        throw new StorageError(
-          'MESSAGE_TOO_LARGE',
-          `Message ${records.length > 1 ? `#${i} ` : ''}is ${r.valueBytes} bytes; the limit is ${this.config.maxMessageBytes} (MAX_MESSAGE_BYTES)`,
-        );
-      }
-      if (r.headers && (r.headers.length > MAX_HEADERS || r.headers.some(([name]) => name.length > MAX_HEADER_NAME_BYTES))) {
-        // Caught here, not by the writer: an encode that throws mid-flush would leave its produce unanswered.
-        throw new StorageError(
-          'MESSAGE_TOO_LARGE',
-          `Message ${records.length > 1 ? `#${i} ` : ''}has headers the format cannot hold: at most ${MAX_HEADERS} headers, names of at most ${MAX_HEADER_NAME_BYTES} bytes`,
-        );
-      }
-      prepared[i] = r;
-      bytes += r.size;
+      const problem = this.recordProblem(r, records.length > 1 ? i : null);
+      if (problem) {
+        if (!options.partial) throw problem;
+        rejected.push({ index: i, code: problem.code, detail: problem.message });
+        prepared[i] = null;
+      } else prepared[i] = r;
     }
     let topic = this.topics.get(topicName);
     if (!topic) {
       if (!options.autoCreate) throw topicNotFound(topicName);
       topic = await this.createOnce(topicName, 1);
     }
-    const partition = options.partition ?? 0;
-    const log = this.partitionOf(topic, partition);
+    if (options.partition !== undefined) this.partitionOf(topic, options.partition);
+    const n = topic.partitions.length;
+    const sticky = options.partition ?? (n === 1 ? 0 : topic.rotatePartition());
+    // Group record indexes by target partition; the common case (one partition) allocates one group.
+    const groups = new Map<number, number[]>();
+    const placement = new Array<number>(records.length).fill(-1);
+    for (let i = 0; i < prepared.length; i++) {
+      const r = prepared[i];
+      if (!r) continue;
+      const p = options.partition === undefined && n > 1 && r.key ? partitionForKey(r.key, n) : sticky;
+      placement[i] = p;
+      let g = groups.get(p);
+      if (!g) groups.set(p, (g = []));
+      g.push(i);
+    }
+    const offsets = new Array<number>(records.length).fill(-1);
     try {
-      const baseOffset = await log.append(prepared, bytes);
-      return { partition, baseOffset, count: prepared.length };
+      await Promise.all(
+        [...groups].map(async ([p, indexes]) => {
+          const batch = indexes.map((i) => prepared[i]!);
+          let bytes = 0;
+          for (const r of batch) bytes += r.size;
+          const base = await topic.partitions[p].append(batch, bytes);
+          for (let k = 0; k < indexes.length; k++) offsets[indexes[k]] = base + k;
+        }),
+      );
     } catch (err) {
       throw topic.deleted ? topicNotFound(topicName) : err;
     }
+    return { placement, offsets, rejected };
+  }
+
+  private recordProblem(r: PreparedRecord, index: number | null): StorageError | null {
+    const which = index === null ? 'Message' : `Message #${index}`;
+    if (r.valueBytes + (r.key?.length ?? 0) > this.config.maxMessageBytes) {
+      return new StorageError('MESSAGE_TOO_LARGE', `${which} is ${r.valueBytes} bytes; the limit is ${this.config.maxMessageBytes} (MAX_MESSAGE_BYTES)`);
+    }
+    if (r.headers && (r.headers.length > MAX_HEADERS || r.headers.some(([name]) => name.length > MAX_HEADER_NAME_BYTES))) {
+      // Caught here, not by the writer: an encode that throws mid-flush would leave its produce unanswered.
+      return new StorageError('MESSAGE_TOO_LARGE', `${which} has headers the format cannot hold: at most ${MAX_HEADERS} headers, names of at most ${MAX_HEADER_NAME_BYTES} bytes`);
+    }
+    return null;
+  }
+
+  /**
+   * Runs a produce under an Idempotency-Key: within the window a retry answers the first answer. The topic
+   * must exist (create or auto-create it first) so the key's record lives with the topic.
+   */
+  idempotent(topicName: string, key: string, produce: () => Promise<IdempotentAnswer>): Promise<IdempotentAnswer & { replayed: boolean }> {
+    return this.getTopic(topicName).idempotency.run(key, produce);
+  }
+
+  async ensureTopic(topicName: string, autoCreate: boolean): Promise<void> {
+    assertTopicName(topicName);
+    if (this.topics.has(topicName)) return;
+    if (!autoCreate) throw topicNotFound(topicName);
+    await this.createOnce(topicName, 1);
+  }
+
+  /** Shutdown: every waiting long poll answers now, and new ones do not wait. */
+  releaseWaiters(): void {
+    for (const topic of this.topics.values()) for (const p of topic.partitions) p.stopWaiting();
+  }
+
+  partitionCount(topicName: string): number {
+    return this.getTopic(topicName).partitions.length;
   }
 
   /** Reads from an offset without touching any cursor. */
   async fetch(topicName: string, partition: number, offset: number, max: number, maxBytes: number): Promise<StoredRecord[]> {
     const log = this.partitionOf(this.getTopic(topicName), partition);
     return log.read(offset, max, maxBytes);
+  }
+
+  /** Long poll on one partition: true as soon as `offset` is readable, false after `timeoutMs`. */
+  waitForData(topicName: string, partition: number, offset: number, timeoutMs: number): Promise<boolean> {
+    return this.partitionOf(this.getTopic(topicName), partition).waitForData(offset, timeoutMs);
+  }
+
+  /** First offset whose record has a timestamp at or after `timestamp` (the log end when none). */
+  offsetForTimestamp(topicName: string, partition: number, timestamp: number): Promise<number> {
+    return this.partitionOf(this.getTopic(topicName), partition).offsetForTimestamp(timestamp);
   }
 
   /** The next message at or after the consumer's committed cursor, or null when it has read everything. */
@@ -297,8 +391,40 @@ export class Broker {
     assertConsumerId(consumerId);
     const topic = this.getTopic(topicName);
     const log = this.partitionOf(topic, partition);
-    const cursor = topic.cursors.get(consumerId, partition) ?? log.startOffset;
-    return log.read(Math.max(cursor, log.startOffset), max, maxBytes);
+    return log.read(this.cursorOffset(topic, log, consumerId, partition), max, maxBytes);
+  }
+
+  /**
+   * The committed cursor, kept inside the log: behind the start after retention, and past the end after a
+   * crash under FSYNC=never/interval lost acknowledged-but-unsynced messages (new ones then get those offsets).
+   */
+  private cursorOffset(topic: Topic, log: PartitionLog, consumerId: string, partition: number): number {
+    const stored = topic.cursors.get(consumerId, partition);
+    return Math.min(Math.max(stored ?? log.startOffset, log.startOffset), log.endOffset);
+  }
+
+  /** Whole-topic poll: partitions in rotating order, the first with a message for this consumer wins. */
+  async pollAny(topicName: string, consumerId: string, max: number, maxBytes: number): Promise<{ partition: number; records: StoredRecord[] }> {
+    const topic = this.getTopic(topicName);
+    const n = topic.partitions.length;
+    const first = n === 1 ? 0 : topic.rotatePartition();
+    for (let k = 0; k < n; k++) {
+      const p = (first + k) % n;
+      const records = await this.pollMany(topicName, consumerId, p, max, maxBytes);
+      if (records.length > 0) return { partition: p, records };
+    }
+    return { partition: first, records: [] };
+  }
+
+  /** Long poll for a consumer on any partition of a topic (or one): resolves when one has news, or times out. */
+  async waitForConsumer(topicName: string, consumerId: string, partition: number | undefined, timeoutMs: number): Promise<boolean> {
+    const topic = this.getTopic(topicName);
+    const targets = partition === undefined ? topic.partitions.map((_, p) => p) : [partition];
+    const waits = targets.map((p) => {
+      const log = this.partitionOf(topic, p);
+      return log.waitForData(this.cursorOffset(topic, log, consumerId, p), timeoutMs);
+    });
+    return Promise.race(waits.map((w) => w.then((grew) => (grew ? true : Promise.all(waits).then((all) => all.some(Boolean))))));
   }
 
   /**
@@ -323,7 +449,7 @@ export class Broker {
     const topic = this.getTopic(topicName);
     const log = this.partitionOf(topic, partition);
     const stored = topic.cursors.get(consumerId, partition);
-    const offset = Math.max(stored ?? log.startOffset, log.startOffset);
+    const offset = this.cursorOffset(topic, log, consumerId, partition);
     return {
       consumerId,
       partition,
@@ -344,6 +470,7 @@ export class Broker {
     let offset: number;
     if (target === 'beginning') offset = log.startOffset;
     else if (target === 'end') offset = log.endOffset;
+    else if (typeof target === 'object') offset = await log.offsetForTimestamp(target.timestamp);
     else {
       if (!Number.isSafeInteger(target) || target < log.startOffset || target > log.endOffset) {
         throw offsetOutOfRange(
@@ -371,5 +498,11 @@ export class Broker {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     await Promise.all([...this.topics.values()].map((t) => t.close()));
+  }
+}
+
+function assertPartitionCount(partitions: number): void {
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) {
+    throw new StorageError('INVALID_NAME', 'partitions must be an integer from 1 to 1024');
   }
 }

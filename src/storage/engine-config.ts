@@ -24,6 +24,9 @@ export interface EngineConfig {
   /** Delete the oldest sealed segments while a partition holds more than this (0 = no size limit). */
   retentionBytes: number;
   retentionCheckMs: number;
+  /** How long an Idempotency-Key's answer is remembered per topic. */
+  idempotencyWindowMs: number;
+  idempotencyMaxKeys: number;
 }
 
 export const defaultEngineConfig = (dataDir: string): EngineConfig => ({
@@ -40,4 +43,6 @@ export const defaultEngineConfig = (dataDir: string): EngineConfig => ({
   retentionMs: 0,
   retentionBytes: 0,
   retentionCheckMs: 30_000,
+  idempotencyWindowMs: 10 * 60 * 1000,
+  idempotencyMaxKeys: 100_000,
 });

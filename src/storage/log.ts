@@ -19,7 +19,9 @@ import {
   type PreparedRecord,
   type StoredRecord,
 } from './record-batch';
+import { AppendWaiters } from './append-waiters';
 import { fsyncDir } from './fs-durable';
+import { nullObserver, type StorageObserver } from './observer';
 import { fileSize, parseSegmentFileName, scanLog, Segment, segmentFileName, truncateFile } from './segment';
 
 /** Largest physical batch a flush writes: bounds what a read of one message has to load and check. */
@@ -58,6 +60,8 @@ export class PartitionLog {
   private needsTruncate = false;
   private indexHandle: FileHandle | null = null;
   private lastChunk: ReadChunk | null = null;
+  private readonly waiters = new AppendWaiters();
+  private draining = false;
 
   private constructor(
     readonly dir: string,
@@ -65,13 +69,14 @@ export class PartitionLog {
     private readonly handles: HandleCache,
     segments: Segment[],
     readonly recovery: RecoveryReport,
+    private readonly observer: StorageObserver,
   ) {
     this.segments = segments;
     this.active.pinned = true;
   }
 
   /** Opens (or creates) the log in `dir`, recovering the active segment's tail. Startup only: sync I/O. */
-  static open(dir: string, config: EngineConfig, handles: HandleCache): PartitionLog {
+  static open(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver = nullObserver): PartitionLog {
     mkdirSync(dir, { recursive: true });
     const names = readdirSync(dir);
     const bases = names
@@ -95,7 +100,7 @@ export class PartitionLog {
     }
     const { segment, truncatedBytes } = recoverActiveSegment(dir, bases[bases.length - 1], config.indexIntervalBytes);
     segments.push(segment);
-    return new PartitionLog(dir, config, handles, segments, { truncatedBytes });
+    return new PartitionLog(dir, config, handles, segments, { truncatedBytes }, observer);
   }
 
   get active(): Segment {
@@ -196,6 +201,7 @@ export class PartitionLog {
       pos = end;
     }
     let fh: FileHandle | null = null;
+    const started = performance.now();
     try {
       fh = await this.handles.acquire(seg);
       await writeFully(fh, buf, seg.size);
@@ -206,6 +212,7 @@ export class PartitionLog {
       seg.bytesSinceIndexEntry = undo.sinceEntry;
       seg.maxTimestamp = undo.maxTimestamp;
       this.needsTruncate = true;
+      this.observer.onWriteError();
       await this.truncateActiveTail().catch(() => undefined);
       return rejectAll(items, writeFailure(err));
     } finally {
@@ -214,12 +221,31 @@ export class PartitionLog {
     seg.size += total;
     seg.endOffset = offset;
     seg.lastWriteMs = now;
-    await this.persistIndexTail(seg);
     let base = offset - records.length;
     for (const item of items) {
       item.resolve(base);
       base += item.records.length;
     }
+    this.waiters.notify(offset);
+    this.observer.onFlush({ messages: records.length, bytes: total, writeMs: performance.now() - started });
+    // After answering: the index is a cache of the log and never delays a produce.
+    await this.persistIndexTail(seg);
+  }
+
+  /**
+   * Long poll: resolves true as soon as a record at `offset` is readable, false after `timeoutMs` or when
+   * the log closes. Answers at once when the record is already there.
+   */
+  waitForData(offset: number, timeoutMs: number): Promise<boolean> {
+    if (offset < this.endOffset) return Promise.resolve(true);
+    if (timeoutMs <= 0 || this.closing || this.draining) return Promise.resolve(false);
+    return this.waiters.wait(offset, timeoutMs);
+  }
+
+  /** Shutdown has begun: answer every long poll now and stop holding new ones. */
+  stopWaiting(): void {
+    this.draining = true;
+    this.waiters.releaseAll();
   }
 
   private shouldRoll(incomingBytes: number, now: number): boolean {
@@ -328,6 +354,30 @@ export class PartitionLog {
     return out;
   }
 
+  /**
+   * First offset whose record timestamp is >= t (the log end when none): per segment, the index's
+   * timestamp column picks where to start and a short scan finds the record.
+   */
+  async offsetForTimestamp(t: number): Promise<number> {
+    for (const seg of [...this.segments]) {
+      if (seg.size === 0) continue;
+      const index = seg.index ?? (await seg.loadIndex(this.config.indexIntervalBytes));
+      const from = index.lookupTime(t);
+      const entry = index.floorPositionEntry(from);
+      let offset = seg.baseOffset + (entry < 0 ? 0 : index.relativeOffsetAt(entry));
+      while (offset < seg.endOffset) {
+        const records = await this.read(offset, 500, 4 * 1024 * 1024);
+        if (records.length === 0) break;
+        for (const r of records) {
+          if (r.offset >= seg.endOffset) break;
+          if (r.timestamp >= t) return r.offset;
+        }
+        offset = records[records.length - 1].offset + 1;
+      }
+    }
+    return this.endOffset;
+  }
+
   private segmentFor(offset: number): Segment {
     const segs = this.segments;
     let lo = 0;
@@ -431,8 +481,8 @@ export class PartitionLog {
    * Deletes whole sealed segments past the retention limits; the active segment is never deleted.
    * Returns how many were removed. Readers already holding a segment finish on the unlinked file.
    */
-  async enforceRetention(now: number): Promise<number> {
-    const { retentionMs, retentionBytes } = this.config;
+  async enforceRetention(now: number, limits: { retentionMs: number; retentionBytes: number } = this.config): Promise<number> {
+    const { retentionMs, retentionBytes } = limits;
     let total = this.sizeBytes;
     let removed = 0;
     while (this.segments.length > 1) {
@@ -453,6 +503,7 @@ export class PartitionLog {
 
   /** Waits for queued appends, makes everything durable and releases the files. */
   close(): Promise<void> {
+    this.waiters.releaseAll();
     this.closing ??= (async () => {
       while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 1));
       const seg = this.active;

@@ -36,6 +36,21 @@ export class OffsetIndex {
     return this.pos[i];
   }
 
+  /** Index of the entry at byte position `position` (or the last one before it); -1 when none. */
+  floorPositionEntry(position: number): number {
+    let lo = 0;
+    let hi = this.n - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.pos[mid] <= position) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
   maxTimestampBeforeAt(i: number): number {
     return this.ts[i];
   }

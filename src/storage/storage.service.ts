@@ -51,6 +51,8 @@ export class StorageService implements BeforeApplicationShutdown, OnApplicationS
 
   beforeApplicationShutdown(): void {
     this.draining = true;
+    // Long polls answer now, so the HTTP server can finish its in-flight requests and close.
+    this.broker.releaseWaiters();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -2,10 +2,12 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CursorStore } from './cursor-store';
+import { IdempotencyStore } from './idempotency-store';
 import type { EngineConfig } from './engine-config';
 import { writeFileAtomicSync } from './fs-durable';
 import type { HandleCache } from './handle-cache';
 import { PartitionLog } from './log';
+import type { StorageObserver } from './observer';
 
 export const TOPIC_META_FILE = 'topic.json';
 
@@ -13,6 +15,9 @@ export interface TopicMeta {
   name: string;
   partitions: number;
   createdAt: string;
+  /** Per-topic retention overrides (TOPICS_FILE or create); the broker-wide settings apply when absent. */
+  retentionMs?: number;
+  retentionBytes?: number;
 }
 
 export class Topic {
@@ -21,10 +26,45 @@ export class Topic {
 
   private constructor(
     readonly dir: string,
-    readonly meta: TopicMeta,
+    public meta: TopicMeta,
     readonly partitions: PartitionLog[],
     readonly cursors: CursorStore,
+    private readonly config: EngineConfig,
+    private readonly handles: HandleCache,
+    private readonly observer: StorageObserver,
   ) {}
+
+  private idempotencyStore: IdempotencyStore | null = null;
+
+  /** Opened on first use: most topics never see an Idempotency-Key. */
+  get idempotency(): IdempotencyStore {
+    this.idempotencyStore ??= IdempotencyStore.open(
+      join(this.dir, 'idempotency.log'),
+      this.config.fsync,
+      this.config.idempotencyWindowMs,
+      this.config.idempotencyMaxKeys,
+    );
+    return this.idempotencyStore;
+  }
+
+  /** Round-robin start for unkeyed produces and whole-topic polls. */
+  private nextPartition = 0;
+
+  rotatePartition(): number {
+    const p = this.nextPartition % this.partitions.length;
+    this.nextPartition = p + 1;
+    return p;
+  }
+
+  /** Partitions can grow, never shrink: existing keys may move, existing offsets never do. */
+  growPartitions(count: number): void {
+    if (count <= this.partitions.length) return;
+    for (let p = this.partitions.length; p < count; p++) {
+      this.partitions.push(PartitionLog.open(join(this.dir, String(p)), this.config, this.handles, this.observer));
+    }
+    this.meta = { ...this.meta, partitions: count };
+    writeFileAtomicSync(join(this.dir, TOPIC_META_FILE), JSON.stringify(this.meta, null, 2) + '\n');
+  }
 
   get name(): string {
     return this.meta.name;
@@ -35,22 +75,22 @@ export class Topic {
   }
 
   /** Creates the directory layout; the metadata file is written last, atomically, and marks it complete. */
-  static create(dir: string, meta: TopicMeta, config: EngineConfig, handles: HandleCache): Topic {
+  static create(dir: string, meta: TopicMeta, config: EngineConfig, handles: HandleCache, observer: StorageObserver): Topic {
     mkdirSync(dir, { recursive: true });
-    const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.open(join(dir, String(p)), config, handles));
+    const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.open(join(dir, String(p)), config, handles, observer));
     const cursors = CursorStore.open(join(dir, 'cursors.log'), config.fsync);
     writeFileAtomicSync(join(dir, TOPIC_META_FILE), JSON.stringify(meta, null, 2) + '\n');
-    return new Topic(dir, meta, partitions, cursors);
+    return new Topic(dir, meta, partitions, cursors, config, handles, observer);
   }
 
-  static open(dir: string, config: EngineConfig, handles: HandleCache): Topic {
+  static open(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver): Topic {
     const meta = JSON.parse(readFileSync(join(dir, TOPIC_META_FILE), 'utf8')) as TopicMeta;
     if (!Number.isInteger(meta.partitions) || meta.partitions < 1) {
       throw new Error(`${dir}/${TOPIC_META_FILE}: invalid partition count ${meta.partitions}`);
     }
-    const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.open(join(dir, String(p)), config, handles));
+    const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.open(join(dir, String(p)), config, handles, observer));
     const cursors = CursorStore.open(join(dir, 'cursors.log'), config.fsync);
-    return new Topic(dir, meta, partitions, cursors);
+    return new Topic(dir, meta, partitions, cursors, config, handles, observer);
   }
 
   get messageCount(): number {
@@ -66,6 +106,6 @@ export class Topic {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.partitions.map((p) => p.close()), this.cursors.close()]);
+    await Promise.all([...this.partitions.map((p) => p.close()), this.cursors.close(), this.idempotencyStore?.close()]);
   }
 }

@@ -8,6 +8,8 @@ import { StorageService } from '../storage/storage.service';
 export interface DeclaredTopic {
   name: string;
   partitions?: number;
+  retention_ms?: number;
+  retention_bytes?: number;
 }
 
 export function parseTopicsFile(text: string, path: string): DeclaredTopic[] {
@@ -23,7 +25,10 @@ export function parseTopicsFile(text: string, path: string): DeclaredTopic[] {
     const e = t as DeclaredTopic;
     if (typeof e?.name !== 'string') throw new Error(`TOPICS_FILE ${path}: topic #${i} needs a "name"`);
     if (e.partitions !== undefined && !Number.isInteger(e.partitions)) throw new Error(`TOPICS_FILE ${path}: topic '${e.name}' partitions must be an integer`);
-    return { name: e.name, partitions: e.partitions };
+    for (const k of ['retention_ms', 'retention_bytes'] as const) {
+      if (e[k] !== undefined && !(Number.isInteger(e[k]) && e[k]! >= 0)) throw new Error(`TOPICS_FILE ${path}: topic '${e.name}' ${k} must be a non-negative integer`);
+    }
+    return { name: e.name, partitions: e.partitions, retention_ms: e.retention_ms, retention_bytes: e.retention_bytes };
   });
 }
 
@@ -40,7 +45,10 @@ export class DeclaredTopics implements OnModuleInit {
     if (!this.config.topicsFile) return;
     const topics = parseTopicsFile(readFileSync(this.config.topicsFile, 'utf8'), this.config.topicsFile);
     for (const t of topics) {
-      const { created } = await this.storage.broker.createTopic(t.name, t.partitions ?? 1);
+      const { created } = await this.storage.broker.createTopic(t.name, t.partitions ?? 1, {
+        retentionMs: t.retention_ms,
+        retentionBytes: t.retention_bytes,
+      });
       if (created) this.logger.log(`Created declared topic '${t.name}' (${t.partitions ?? 1} partition(s))`);
     }
   }

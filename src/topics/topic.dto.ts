@@ -19,6 +19,26 @@ export class CreateTopicBody {
   @Min(1)
   @Max(1024)
   partitions?: number;
+
+  /** Delete this topic's sealed segments older than this (ms); the broker's RETENTION_MS when absent. */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  retention_ms?: number;
+
+  /** Per partition, delete the oldest sealed segments above this size; the broker's RETENTION_BYTES when absent. */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  retention_bytes?: number;
+}
+
+export class UpdateTopicBody {
+  /** New partition count: partitions can grow, never shrink. */
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  partitions!: number;
 }
 
 /** Body of the seed's create route; optional. */
@@ -51,6 +71,10 @@ export class TopicView {
   size_bytes!: number;
   segment_count!: number;
   created_at!: string;
+  /** This topic's retention override (ms), when it has one. */
+  retention_ms?: number;
+  /** This topic's retention override (bytes per partition), when it has one. */
+  retention_bytes?: number;
   partition_details!: PartitionView[];
 }
 
@@ -77,6 +101,8 @@ export function toTopicView(t: TopicInfo): TopicView {
     size_bytes: t.sizeBytes,
     segment_count: t.partitionDetails.reduce((n, p) => n + p.segmentCount, 0),
     created_at: t.createdAt,
+    ...(t.retentionMs !== undefined ? { retention_ms: t.retentionMs } : {}),
+    ...(t.retentionBytes !== undefined ? { retention_bytes: t.retentionBytes } : {}),
     partition_details: t.partitionDetails.map((p) => ({
       partition: p.partition,
       first_offset: p.startOffset,

@@ -1,6 +1,6 @@
 // Topic administration: create (seed route and JSON), list, describe, delete.
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBody, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, Res } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthenticatedRequest } from '../auth/auth.guard';
 import { Requires } from '../auth/requires.decorator';
@@ -16,6 +16,7 @@ import {
   TopicListResponse,
   TopicView,
   toTopicView,
+  UpdateTopicBody,
 } from './topic.dto';
 
 const TOPIC_PARAM = { name: 'topic', description: 'Topic name: [A-Za-z0-9._-]{1,249}, not "." or ".."', example: 'my-topic' };
@@ -34,7 +35,10 @@ export class TopicsController {
   @ApiOkResponse({ type: CreateTopicResponse, description: 'Already existed (status "exists")' })
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid name or partition count' })
   async create(@Body() body: CreateTopicBody, @Res({ passthrough: true }) res: Response): Promise<CreateTopicResponse> {
-    const { created, topic } = await this.storage.broker.createTopic(new TopicNamePipe().transform(body.name), body.partitions ?? 1);
+    const { created, topic } = await this.storage.broker.createTopic(new TopicNamePipe().transform(body.name), body.partitions ?? 1, {
+      retentionMs: body.retention_ms,
+      retentionBytes: body.retention_bytes,
+    });
     res.status(created ? 201 : 200);
     return { status: created ? 'created' : 'exists', topic: toTopicView(topic) };
   }
@@ -77,6 +81,19 @@ export class TopicsController {
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
   describe(@Param('topic', TopicNamePipe) topic: string): TopicView {
     return toTopicView(this.storage.broker.describeTopic(topic));
+  }
+
+  /** Adds partitions (never removes them): keyed messages then spread over the new count. */
+  @Patch(':topic')
+  @ApiOperation({ operationId: 'updateTopic' })
+  @Requires('admin')
+  @ApiParam(TOPIC_PARAM)
+  @ApiOkResponse({ type: TopicView, description: 'The topic with its new partitions' })
+  @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid name or partition count' })
+  @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
+  @ApiConflictResponse({ type: ErrorBody, description: 'Fewer partitions than the topic has' })
+  update(@Param('topic', TopicNamePipe) topic: string, @Body() body: UpdateTopicBody): TopicView {
+    return toTopicView(this.storage.broker.growPartitions(topic, body.partitions));
   }
 
   /** Deletes a topic, its messages and its consumers' cursors. */

@@ -15,13 +15,16 @@ describe('cursor, batch produce and fetch', () => {
   it('batch-produces and answers each message offset', async () => {
     const messages = Array.from({ length: 50 }, (_, i) => ({ message: `m${i}` }));
     const res = await request(t.url).post('/topics/events/messages/batch').send({ messages }).expect(200);
-    expect(res.body).toEqual({ partition: 0, base_offset: 0, message_ids: Array.from({ length: 50 }, (_, i) => i) });
+    expect(res.body).toMatchObject({ partition: 0, base_offset: 0, message_ids: Array.from({ length: 50 }, (_, i) => i) });
+    expect(res.body.results[49]).toEqual({ status: 200, message_id: 49, partition: 0 });
     const next = await request(t.url).post('/topics/events/messages/batch').send({ messages: [{ message: 'm50' }] }).expect(200);
     expect(next.body.message_ids).toEqual([50]);
   });
 
   it('fetches from an offset without touching cursors', async () => {
     const res = await request(t.url).get('/topics/events/partitions/0/messages').query({ from_offset: 10, max: 5 }).expect(200);
+    expect(res.body.messages[0]).toMatchObject({ message_id: 10, partition: 0, data: 'm10', encoding: 'utf8' });
+    expect(typeof res.body.messages[0].timestamp).toBe('number');
     expect(res.body.messages.map((m: { message_id: number; data: string }) => [m.message_id, m.data])).toEqual([
       [10, 'm10'],
       [11, 'm11'],

@@ -81,7 +81,7 @@ describe('broker properties', () => {
             switch (o.kind) {
               case 'produce': {
                 const r = await broker.produce(TOPIC, o.values.map((v) => ({ value: v })), { autoCreate: false });
-                expect(r.baseOffset).toBe(end);
+                expect(r.offsets[0]).toBe(end);
                 model.messages.push(...o.values);
                 break;
               }
@@ -174,7 +174,7 @@ describe('broker properties', () => {
             expect(broker.describeTopic(TOPIC).partitionDetails[0].endOffset).toBe(survivors);
 
             const r = await broker.produce(TOPIC, more.map((v) => ({ value: v })), { autoCreate: false });
-            expect(r.baseOffset).toBe(survivors);
+            expect(r.offsets[0]).toBe(survivors);
             await broker.close();
             broker = Broker.open(config);
             const after = await broker.fetch(TOPIC, 0, 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);

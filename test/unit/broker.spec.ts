@@ -39,8 +39,8 @@ describe('Broker', () => {
       const b = open();
       expect(await b.createTopic('orders')).toMatchObject({ created: true });
       expect(await b.createTopic('orders')).toMatchObject({ created: false });
-      expect((await produce(b, 'orders', ['one'])).baseOffset).toBe(0);
-      expect((await produce(b, 'orders', ['two', 'three'])).baseOffset).toBe(1);
+      expect((await produce(b, 'orders', ['one'])).offsets[0]).toBe(0);
+      expect((await produce(b, 'orders', ['two', 'three'])).offsets[0]).toBe(1);
       expect(await b.poll('orders', 'c1')).toMatchObject({ offset: 0 });
       expect((await b.poll('orders', 'c1'))!.value.toString()).toBe('one');
       await b.ack('orders', 'c1', 0);
@@ -65,8 +65,8 @@ describe('Broker', () => {
     it('gives concurrent produces to a new auto-created topic one topic and dense offsets', async () => {
       const b = open();
       const results = await Promise.all(range(0, 2000).map((i) => produce(b, 'race', [`v${i}`])));
-      expect(results.map((r) => r.baseOffset).sort((x, y) => x - y)).toEqual(range(0, 2000));
-      const byOffset = new Map(results.map((r, i) => [r.baseOffset, `v${i}`]));
+      expect(results.map((r) => r.offsets[0]).sort((x, y) => x - y)).toEqual(range(0, 2000));
+      const byOffset = new Map(results.map((r, i) => [r.offsets[0], `v${i}`]));
       const all = await fetchAll(b, 'race');
       expect(offsetsOf(all)).toEqual(range(0, 2000));
       all.forEach((r) => expect(r.value.toString()).toBe(byOffset.get(r.offset)));
@@ -120,7 +120,7 @@ describe('Broker', () => {
       expect(valuesOf(await fetchAll(b, 'other'))).toEqual(['o']);
       expect((await b.poll('keep', 'reader'))!.offset).toBe(42);
       expect((await b.poll('keep', 'rewinder'))!.offset).toBe(17);
-      expect((await produce(b, 'keep', ['next'])).baseOffset).toBe(300);
+      expect((await produce(b, 'keep', ['next'])).offsets[0]).toBe(300);
     });
 
     it('refuses work after close', async () => {
@@ -173,12 +173,12 @@ describe('Broker', () => {
     it('rejects a message over MAX_MESSAGE_BYTES and stores nothing of its batch', async () => {
       const b = open(smallConfig(root, { maxMessageBytes: 100 }));
       await produce(b, 't', ['first']);
-      expect((await produce(b, 't', ['y'.repeat(100)])).baseOffset).toBe(1);
+      expect((await produce(b, 't', ['y'.repeat(100)])).offsets[0]).toBe(1);
       await expectStorageError(produce(b, 't', ['z'.repeat(101)]), 'MESSAGE_TOO_LARGE');
       await expectStorageError(produce(b, 't', ['ok', 'é'.repeat(51), 'ok']), 'MESSAGE_TOO_LARGE'); // 102 bytes
       await expectStorageError(b.produce('t', [{ value: 'v'.repeat(60), key: 'k'.repeat(60) }], { autoCreate: true }), 'MESSAGE_TOO_LARGE');
       expect(b.describeTopic('t').partitionDetails[0].endOffset).toBe(2);
-      expect((await produce(b, 't', ['after'])).baseOffset).toBe(2);
+      expect((await produce(b, 't', ['after'])).offsets[0]).toBe(2);
       expect(valuesOf(await fetchAll(b, 't'))).toEqual(['first', 'y'.repeat(100), 'after']);
     });
 
@@ -190,8 +190,8 @@ describe('Broker', () => {
       await expectStorageError(b.produce('t', [{ value: 'a' }, { value: 'v', headers: tooMany }], { autoCreate: true }), 'MESSAGE_TOO_LARGE');
       expect(b.hasTopic('t')).toBe(false);
       const longest = { ['h'.repeat(65_535)]: 'fits' };
-      expect((await b.produce('t', [{ value: 'v', headers: longest }], { autoCreate: true })).baseOffset).toBe(0);
-      expect((await produce(b, 't', ['next'])).baseOffset).toBe(1);
+      expect((await b.produce('t', [{ value: 'v', headers: longest }], { autoCreate: true })).offsets[0]).toBe(0);
+      expect((await produce(b, 't', ['next'])).offsets[0]).toBe(1);
       const [first, second] = await fetchAll(b, 't');
       expect(first.headers).toEqual(longest);
       expect(second.value.toString()).toBe('next');
@@ -220,7 +220,7 @@ describe('Broker', () => {
       expect(await b.createTopic('gone')).toMatchObject({ created: true, topic: { messageCount: 0 } });
       expect(b.cursor('gone', 'c')).toMatchObject({ offset: 0, committed: false });
       expect(await b.poll('gone', 'c')).toBeNull();
-      expect((await produce(b, 'gone', ['new'])).baseOffset).toBe(0);
+      expect((await produce(b, 'gone', ['new'])).offsets[0]).toBe(0);
       await b.close();
       brokers.pop();
 
@@ -234,7 +234,7 @@ describe('Broker', () => {
       const b = open();
       await produce(b, 'again', ['old-1', 'old-2']);
       await b.deleteTopic('again');
-      expect((await produce(b, 'again', ['new-1'])).baseOffset).toBe(0);
+      expect((await produce(b, 'again', ['new-1'])).offsets[0]).toBe(0);
       expect(valuesOf(await fetchAll(b, 'again'))).toEqual(['new-1']);
       expect(b.describeTopic('again').messageCount).toBe(1);
     });
@@ -279,7 +279,7 @@ describe('Broker', () => {
       expect(p.startOffset).toBe(after[0]);
       expect(p.sizeBytes).toBeGreaterThan(0);
       expect(valuesOf(await fetchAll(b, 't'))).toEqual(values.slice(after[0]));
-      expect((await produce(b, 't', ['more'])).baseOffset).toBe(60);
+      expect((await produce(b, 't', ['more'])).offsets[0]).toBe(60);
     });
 
     it('deletes sealed segments older than retentionMs, never the active one', async () => {

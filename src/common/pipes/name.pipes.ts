@@ -47,3 +47,17 @@ export class OffsetPipe implements PipeTransform<unknown, number> {
     return n;
   }
 }
+
+/** A non-negative integer that may be absent (then undefined: "not given" differs from 0, e.g. whole topic). */
+export class OptionalIntPipe implements PipeTransform<unknown, number | undefined> {
+  private readonly inner: OffsetPipe;
+
+  constructor(what: string, max = Number.MAX_SAFE_INTEGER) {
+    this.inner = new OffsetPipe(what, undefined, max);
+  }
+
+  transform(value: unknown): number | undefined {
+    if (value === undefined || value === '') return undefined;
+    return this.inner.transform(value);
+  }
+}

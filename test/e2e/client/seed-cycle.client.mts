@@ -24,7 +24,7 @@ for (;;) {
   const polled = await client.GET('/topics/{topic}/messages', { params: { path: { topic }, query: { consumer_id: 'gen' } } });
   if (polled.response.status === 404) break;
   const m = must(polled.data, 'poll');
-  received.push(m.data);
+  received.push(m.data as string); // text here: the messages were produced as text
   await client.POST('/topics/{topic}/messages/{message_id}/ack', {
     params: { path: { topic, message_id: m.message_id }, query: { consumer_id: 'gen' } },
   });
