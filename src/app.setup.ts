@@ -34,6 +34,8 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   );
   app.useGlobalFilters(new ApiExceptionFilter());
   app.disable('x-powered-by');
+  // Broker answers change with every produce and are never cached: hashing each body for an ETag is waste.
+  app.set('etag', false);
   answerClientErrorsWithJson(app.getHttpServer());
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, {

@@ -66,8 +66,8 @@ export class ProduceBatchResponse {
   partition!: number;
   /** Offset of the first stored message when all went to one partition. */
   base_offset?: number;
-  /** Per-message outcome, in request order. */
-  results!: BatchItemResult[];
+  /** Per-message outcome, in request order; present on 207 (some messages invalid). */
+  results?: BatchItemResult[];
 }
 
 export class MessageView {

@@ -25,7 +25,9 @@ import { nullObserver, type StorageObserver } from './observer';
 import { fileSize, parseSegmentFileName, scanLog, Segment, segmentFileName, truncateFile } from './segment';
 
 /** Largest physical batch a flush writes: bounds what a read of one message has to load and check. */
-const MAX_PHYSICAL_BATCH_BYTES = 64 * 1024;
+const MAX_PHYSICAL_BATCH_BYTES = 16 * 1024;
+/** Recently read chunks kept per partition: consumers polling near the log end share them. */
+const CHUNK_CACHE_SIZE = 8;
 /** Largest single write: bounds the buffer one flush allocates. */
 const MAX_FLUSH_BYTES = 16 * 1024 * 1024;
 const INT32_MAX = 0x7fff_ffff;
@@ -59,7 +61,7 @@ export class PartitionLog {
   /** A failed write whose truncation also failed leaves bytes past `size` to cut before the next write. */
   private needsTruncate = false;
   private indexHandle: FileHandle | null = null;
-  private lastChunk: ReadChunk | null = null;
+  private readonly chunks: ReadChunk[] = [];
   private readonly waiters = new AppendWaiters();
   private draining = false;
 
@@ -420,7 +422,12 @@ export class PartitionLog {
     // cover the base offset, and a damaged one must not hand out records under the wrong offsets.
     let expectedOffset = seg.baseOffset + (entry < 0 ? 0 : index.relativeOffsetAt(entry));
     const invalid = () => (pos === start && entry >= 0 ? new IndexEntryMismatch() : corrupt(seg, pos));
-    const want = maxRecords === 1 ? 16 * 1024 : Math.min(Math.max(maxBytes, 64 * 1024), 8 * 1024 * 1024);
+    // Read about what the answer needs: records average size × count (from this segment's own figures),
+    // capped by max_bytes; a single-message poll reads one physical batch's worth.
+    const records = Math.max(1, seg.endOffset - seg.baseOffset);
+    const average = seg.size > 0 ? seg.size / records : 256;
+    const estimate = maxRecords === 1 ? MAX_PHYSICAL_BATCH_BYTES : Math.ceil(Math.min(maxRecords * average * 1.1, maxBytes * 1.1)) + 4096;
+    const want = Math.min(Math.max(estimate, MAX_PHYSICAL_BATCH_BYTES), 8 * 1024 * 1024);
     let chunk = this.cachedChunk(seg, pos) ?? (await this.readChunk(seg, pos, Math.min(want, limit - pos)));
     let bytes = 0;
     while (pos < limit && out.length < maxRecords && bytes < maxBytes) {
@@ -449,14 +456,22 @@ export class PartitionLog {
       }
       pos += header.length;
     }
-    this.lastChunk = chunk;
+    this.rememberChunk(chunk);
     return bytes;
   }
 
   private cachedChunk(seg: Segment, pos: number): ReadChunk | null {
-    const c = this.lastChunk;
-    if (c && c.segment === seg && pos >= c.start && pos + BATCH_HEADER_BYTES <= c.start + c.length) return c;
+    for (const c of this.chunks) {
+      if (c.segment === seg && pos >= c.start && pos + BATCH_HEADER_BYTES <= c.start + c.length) return c;
+    }
     return null;
+  }
+
+  /** Small chunks only (polls near the log end), so the cache stays a few hundred KiB per partition. */
+  private rememberChunk(chunk: ReadChunk): void {
+    if (chunk.length > 4 * MAX_PHYSICAL_BATCH_BYTES || this.chunks.includes(chunk)) return;
+    this.chunks.unshift(chunk);
+    if (this.chunks.length > CHUNK_CACHE_SIZE) this.chunks.pop();
   }
 
   private async readChunk(seg: Segment, pos: number, length: number): Promise<ReadChunk> {
