@@ -57,7 +57,7 @@ export class MessagesService {
     if (body.partition !== undefined) partition = this.partitionParam(body.partition);
     return this.once(topic, idempotencyKey, async () => {
       const r = await this.broker.produce(topic, [record], { autoCreate: this.config.autoCreateTopics, partition });
-      this.countProduced(topic, [record]);
+      this.countProduced(topic, 1, r.valueBytes);
       // The seed's exact answer on single-partition topics; the partition is named where it is needed.
       const answer: ProduceResponse = { message_id: r.offsets[0] };
       if (this.broker.partitionCount(topic) > 1) answer.partition = r.placement[0];
@@ -85,7 +85,7 @@ export class MessagesService {
     }
     return this.once(topic, idempotencyKey, async () => {
       const stored = records.length > 0 ? await this.broker.produce(topic, records, { autoCreate: this.config.autoCreateTopics, partition, partial: true }) : null;
-      if (records.length > 0) this.countProduced(topic, records);
+      if (stored) this.countProduced(topic, records.length - stored.rejected.length, stored.valueBytes);
       const engineRejected = new Map((stored?.rejected ?? []).map((x) => [x.index, x]));
       const results: BatchItemResult[] = new Array(inputs.length);
       const ids = new Array<number>(inputs.length);
@@ -116,10 +116,8 @@ export class MessagesService {
     });
   }
 
-  private countProduced(topic: string, records: ProducerRecord[]): void {
-    let bytes = 0;
-    for (const r of records) bytes += typeof r.value === 'string' ? Buffer.byteLength(r.value) : r.value.length;
-    this.metrics.produced.inc({ topic }, records.length);
+  private countProduced(topic: string, messages: number, bytes: number): void {
+    this.metrics.produced.inc({ topic }, messages);
     this.metrics.producedBytes.inc({ topic }, bytes);
   }
 

@@ -54,6 +54,8 @@ export interface ProduceResult {
   placement: number[];
   /** Per record of the call: its offset in that partition (-1 when rejected). */
   offsets: number[];
+  /** Value bytes stored, for traffic metrics. */
+  valueBytes: number;
   rejected: RejectedRecord[];
 }
 
@@ -300,33 +302,53 @@ export class Broker {
     if (options.partition !== undefined) this.partitionOf(topic, options.partition);
     const n = topic.partitions.length;
     const sticky = options.partition ?? (n === 1 ? 0 : topic.rotatePartition());
-    // Group record indexes by target partition; the common case (one partition) allocates one group.
-    const groups = new Map<number, number[]>();
-    const placement = new Array<number>(records.length).fill(-1);
-    for (let i = 0; i < prepared.length; i++) {
-      const r = prepared[i];
-      if (!r) continue;
-      const p = options.partition === undefined && n > 1 && r.key ? partitionForKey(r.key, n) : sticky;
-      placement[i] = p;
-      let g = groups.get(p);
-      if (!g) groups.set(p, (g = []));
-      g.push(i);
-    }
-    const offsets = new Array<number>(records.length).fill(-1);
+    const placement = new Array<number>(records.length);
+    const offsets = new Array<number>(records.length);
+    let valueBytes = 0;
     try {
-      await Promise.all(
-        [...groups].map(async ([p, indexes]) => {
-          const batch = indexes.map((i) => prepared[i]!);
-          let bytes = 0;
-          for (const r of batch) bytes += r.size;
-          const base = await topic.partitions[p].append(batch, bytes);
-          for (let k = 0; k < indexes.length; k++) offsets[indexes[k]] = base + k;
-        }),
-      );
+      if (options.partition !== undefined || n === 1) {
+        // One target partition (the common case): no routing, one append.
+        const batch: PreparedRecord[] = rejected.length === 0 ? (prepared as PreparedRecord[]) : (prepared.filter((r) => r) as PreparedRecord[]);
+        let bytes = 0;
+        for (const r of batch) {
+          bytes += r.size;
+          valueBytes += r.valueBytes;
+        }
+        const base = await topic.partitions[sticky].append(batch, bytes);
+        for (let i = 0, k = 0; i < prepared.length; i++) {
+          if (prepared[i]) {
+            placement[i] = sticky;
+            offsets[i] = base + k++;
+          } else placement[i] = offsets[i] = -1;
+        }
+      } else {
+        // Keyed records go where Kafka's partitioner puts their key; unkeyed ones stick to one partition.
+        const groups = new Map<number, number[]>();
+        for (let i = 0; i < prepared.length; i++) {
+          const r = prepared[i];
+          placement[i] = offsets[i] = -1;
+          if (!r) continue;
+          valueBytes += r.valueBytes;
+          const p = r.key ? partitionForKey(r.key, n) : sticky;
+          placement[i] = p;
+          let g = groups.get(p);
+          if (!g) groups.set(p, (g = []));
+          g.push(i);
+        }
+        await Promise.all(
+          [...groups].map(async ([p, indexes]) => {
+            const batch = indexes.map((i) => prepared[i]!);
+            let bytes = 0;
+            for (const r of batch) bytes += r.size;
+            const base = await topic.partitions[p].append(batch, bytes);
+            for (let k = 0; k < indexes.length; k++) offsets[indexes[k]] = base + k;
+          }),
+        );
+      }
     } catch (err) {
       throw topic.deleted ? topicNotFound(topicName) : err;
     }
-    return { placement, offsets, rejected };
+    return { placement, offsets, rejected, valueBytes };
   }
 
   private recordProblem(r: PreparedRecord, index: number | null): StorageError | null {

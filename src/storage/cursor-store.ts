@@ -4,7 +4,7 @@
 // Concurrent commits are group-committed like produces: one write and one fsync answer them all. The
 // file is a log, not a file per consumer or per ack, and is rewritten as a snapshot once it is mostly
 // superseded records, so its size follows the number of consumers, not the number of acks.
-import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -54,7 +54,11 @@ export class CursorStore {
   }
 
   /** Loads the commit log, cutting a torn or corrupt tail. Startup only: sync I/O. */
-  static open(path: string, fsync: FsyncPolicy): CursorStore {
+  /**
+   * `logEnd(partition)` brings back cursors that point past a partition's end: after a crash under
+   * FSYNC=never/interval lost the unsynced tail, new messages reuse those offsets and must not be skipped.
+   */
+  static open(path: string, fsync: FsyncPolicy, logEnd: (partition: number) => number | undefined = () => undefined): CursorStore {
     let data: Buffer;
     try {
       data = readFileSync(path);
@@ -73,8 +77,33 @@ export class CursorStore {
       fsyncSync(fd);
       closeSync(fd);
     }
-    const store = new CursorStore(path, fsync, validEnd);
-    for (const e of entries) store.cursors.set(keyOf(e.consumerId, e.partition), e);
+    let fileBytes = validEnd;
+    const live = new Map<string, CommittedCursor>();
+    for (const e of entries) live.set(keyOf(e.consumerId, e.partition), e);
+    let clamped = false;
+    for (const e of live.values()) {
+      const end = logEnd(e.partition);
+      if (end !== undefined && e.offset > end) {
+        e.offset = end;
+        clamped = true;
+      }
+    }
+    if (clamped) {
+      // Rewritten as a snapshot before anything is served, so the clamp itself survives another crash.
+      const snapshot = encodeCommits([...live.values()]);
+      const tmp = `${path}.tmp`;
+      const fd = openSync(tmp, 'w');
+      try {
+        writeSync(fd, snapshot);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+      fileBytes = snapshot.length;
+    }
+    const store = new CursorStore(path, fsync, fileBytes);
+    for (const [k, e] of live) store.cursors.set(k, e);
     return store;
   }
 

@@ -89,7 +89,7 @@ export class Topic {
       throw new Error(`${dir}/${TOPIC_META_FILE}: invalid partition count ${meta.partitions}`);
     }
     const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.open(join(dir, String(p)), config, handles, observer));
-    const cursors = CursorStore.open(join(dir, 'cursors.log'), config.fsync);
+    const cursors = CursorStore.open(join(dir, 'cursors.log'), config.fsync, (p) => partitions[p]?.endOffset);
     return new Topic(dir, meta, partitions, cursors, config, handles, observer);
   }
 
