@@ -14,11 +14,12 @@ import { readSettings } from './lib/settings.mjs';
 import * as batch from './scenarios/batch.mjs';
 import * as fetchScenario from './scenarios/fetch.mjs';
 import * as logSize from './scenarios/log-size.mjs';
+import * as longPoll from './scenarios/long-poll.mjs';
 import * as pollAck from './scenarios/poll-ack.mjs';
 import * as produce from './scenarios/produce.mjs';
 import * as restart from './scenarios/restart.mjs';
 
-const SCENARIOS = { produce, batch, 'poll-ack': pollAck, fetch: fetchScenario, 'log-size': logSize, restart };
+const SCENARIOS = { produce, batch, 'poll-ack': pollAck, fetch: fetchScenario, 'long-poll': longPoll, 'log-size': logSize, restart };
 
 const LEGEND = [
   'req/s counts 2xx answers only. msg/s: messages produced or delivered per second (poll+ack: one message per',
