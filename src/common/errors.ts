@@ -3,6 +3,7 @@ import { ApiProperty } from '@nestjs/swagger';
 
 export class ErrorBody {
   /** What went wrong, for a human. */
+  @ApiProperty({ description: 'What went wrong, for a human', example: 'No new messages' })
   detail!: string;
   /** Stable machine-readable code, e.g. TOPIC_NOT_FOUND. */
   @ApiProperty({ required: false })

@@ -3,6 +3,11 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, Min } from 'class-validator';
 
+/** Any JSON value: generated clients must accept text, numbers, objects and arrays alike. */
+const ANY_VALUE = {
+  oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }, { type: 'object', additionalProperties: true }, { type: 'array', items: {} }],
+};
+
 export class ProduceBody {
   /**
    * The message text (the seed's `message`). May also be given as the `message` query parameter.
@@ -10,7 +15,7 @@ export class ProduceBody {
    */
   message?: string;
   /** Instead of `message`: the value, as UTF-8 text, any JSON value, or base64 bytes (see `encoding`). */
-  @ApiProperty({ required: false, description: 'Text, any JSON value, or base64 bytes per `encoding`', example: { order: 42 } })
+  @ApiProperty({ required: false, description: 'Text, any JSON value, or base64 bytes per `encoding`', example: { order: 42 }, ...ANY_VALUE })
   value?: unknown;
   /** How `value` is given and answered: utf8 (default for strings), json (default otherwise), base64. */
   @ApiProperty({ required: false, enum: ['utf8', 'json', 'base64'] })
@@ -40,7 +45,7 @@ export class PolledMessage {
   /** @example 0 */
   message_id!: number;
   /** The value: UTF-8 text (or the JSON value / base64 bytes for messages produced with `value`). */
-  @ApiProperty({ description: 'Text (or JSON value / base64 per the encoding it was produced with)', example: 'Hello, Mini Kafka!' })
+  @ApiProperty({ description: 'Text (or JSON value / base64 per the encoding it was produced with)', example: 'Hello, Mini Kafka!', ...ANY_VALUE })
   data!: unknown;
   /** Only on topics with several partitions; pass it to the ack. */
   partition?: number;
@@ -76,7 +81,7 @@ export class MessageView {
   /** @example 0 */
   partition!: number;
   /** UTF-8 text, the JSON value, or base64 bytes, per `encoding`. */
-  @ApiProperty({ description: 'Text, JSON value or base64 per encoding', example: 'Hello, Mini Kafka!' })
+  @ApiProperty({ description: 'Text, JSON value or base64 per encoding', example: 'Hello, Mini Kafka!', ...ANY_VALUE })
   data!: unknown;
   @ApiProperty({ enum: ['utf8', 'json', 'base64'] })
   encoding!: 'utf8' | 'json' | 'base64';

@@ -61,7 +61,7 @@ export class MessagesController {
   @HttpCode(200)
   @ApiOperation({ operationId: 'produceMessage' })
   @Requires('produce')
-  @ApiQuery({ name: 'message', required: false, description: 'The message text (seed style)', example: 'Hello, Mini Kafka!' })
+  @ApiQuery({ name: 'message', required: false, type: String, description: 'The message text (seed style)', example: 'Hello, Mini Kafka!' })
   @ApiHeader(IDEMPOTENCY)
   @ApiBody({ type: ProduceBody, required: false })
   @ApiOkResponse({ type: ProduceResponse, description: 'Stored (durable per FSYNC)' })

@@ -24,5 +24,18 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   });
   // Public routes (health, metrics, docs) need no key; the guarded ones declare their schemes themselves.
   document.security = [];
+  integersOnly(document);
   return document;
+}
+
+/**
+ * Every number this API sends or takes is an integer (offsets, partitions, counts, bytes, milliseconds), but
+ * TypeScript's `number` reaches the document as `type: number`, which generated clients turn into floats.
+ */
+function integersOnly(node: unknown): void {
+  if (Array.isArray(node)) return node.forEach(integersOnly);
+  if (typeof node !== 'object' || node === null) return;
+  const o = node as Record<string, unknown>;
+  if (o.type === 'number') o.type = 'integer';
+  for (const v of Object.values(o)) integersOnly(v);
 }

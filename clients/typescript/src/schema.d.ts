@@ -269,6 +269,11 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         ErrorBody: {
+            /**
+             * @description What went wrong, for a human
+             * @example No new messages
+             */
+            detail: string;
             code?: string;
             status?: number;
         };
@@ -340,7 +345,9 @@ export interface components {
              *       "order": 42
              *     }
              */
-            value?: Record<string, never>;
+            value?: string | number | boolean | {
+                [key: string]: unknown;
+            } | unknown[];
             /**
              * @description How `value` is given and answered: utf8 (default for strings), json (default otherwise), base64.
              * @enum {string}
@@ -405,7 +412,9 @@ export interface components {
              * @description Text (or JSON value / base64 per the encoding it was produced with)
              * @example Hello, Mini Kafka!
              */
-            data: Record<string, never>;
+            data: string | number | boolean | {
+                [key: string]: unknown;
+            } | unknown[];
             /** @example 0 */
             message_id: number;
             /** @description Only on topics with several partitions; pass it to the ack. */
@@ -420,7 +429,9 @@ export interface components {
              * @description Text, JSON value or base64 per encoding
              * @example Hello, Mini Kafka!
              */
-            data: Record<string, never>;
+            data: string | number | boolean | {
+                [key: string]: unknown;
+            } | unknown[];
             /** @enum {string} */
             encoding: "utf8" | "json" | "base64";
             headers?: {
@@ -986,7 +997,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description The message text (seed style) */
-                message?: unknown;
+                message?: string;
             };
             header?: {
                 /** @description A retry with the same key (per topic, within IDEMPOTENCY_WINDOW_MS) answers the original result instead of writing twice */
