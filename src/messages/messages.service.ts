@@ -87,31 +87,37 @@ export class MessagesService {
       const stored = records.length > 0 ? await this.broker.produce(topic, records, { autoCreate: this.config.autoCreateTopics, partition, partial: true }) : null;
       if (stored) this.countProduced(topic, records.length - stored.rejected.length, stored.valueBytes);
       const engineRejected = new Map((stored?.rejected ?? []).map((x) => [x.index, x]));
-      const results: BatchItemResult[] = new Array(inputs.length);
       const ids = new Array<number>(inputs.length);
       let failed = 0;
+      let firstPartition = -1;
+      let onePartition = true;
+      let baseOffset = -1;
       for (let i = 0; i < inputs.length; i++) {
         const slot = slots[i];
-        if (typeof slot === 'string') {
-          results[i] = { status: 400, detail: slot };
+        if (typeof slot === 'string' || engineRejected.has(slot)) {
           ids[i] = -1;
           failed++;
-        } else if (engineRejected.has(slot)) {
-          const x = engineRejected.get(slot)!;
-          results[i] = { status: x.code === 'MESSAGE_TOO_LARGE' ? 413 : 400, detail: x.detail };
-          ids[i] = -1;
-          failed++;
-        } else {
-          ids[i] = stored!.offsets[slot];
-          results[i] = { status: 200, message_id: ids[i], partition: stored!.placement[slot] };
+          continue;
         }
+        ids[i] = stored!.offsets[slot];
+        const p = stored!.placement[slot];
+        if (firstPartition < 0) {
+          firstPartition = p;
+          baseOffset = ids[i];
+        } else if (p !== firstPartition) onePartition = false;
       }
-      const placed = stored?.placement.filter((p) => p >= 0) ?? [];
-      const onePartition = placed.length > 0 && placed.every((p) => p === placed[0]);
-      const body: ProduceBatchResponse = { message_ids: ids, partition: placed[0] ?? partition ?? 0 };
+      const body: ProduceBatchResponse = { message_ids: ids, partition: firstPartition >= 0 ? firstPartition : (partition ?? 0) };
+      if (onePartition && baseOffset >= 0) body.base_offset = baseOffset;
       // Per-message results only when some failed: for a clean 10,000-message batch they would be most of the answer.
-      if (failed > 0) body.results = results;
-      if (onePartition) body.base_offset = Math.min(...ids.filter((x) => x >= 0));
+      if (failed > 0) {
+        body.results = inputs.map((_, i): BatchItemResult => {
+          const slot = slots[i];
+          if (typeof slot === 'string') return { status: 400, detail: slot };
+          const x = engineRejected.get(slot);
+          if (x) return { status: x.code === 'MESSAGE_TOO_LARGE' ? 413 : 400, detail: x.detail };
+          return { status: 200, message_id: ids[i], partition: stored!.placement[slot] };
+        });
+      }
       return { status: failed > 0 ? 207 : 200, body };
     });
   }
