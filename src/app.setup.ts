@@ -1,30 +1,37 @@
 // Everything main.ts and the tests both apply to the app, so tests exercise the exact production pipeline.
-import { type INestApplication, ValidationPipe } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
+import { refuseOversizedBodies } from './common/http/body-limit';
+import { closeConnectionsWhileDraining } from './common/http/drain';
 import { answerClientErrorsWithJson } from './common/http/client-errors';
 import { ApiExceptionFilter } from './common/filters/api-exception.filter';
+import { BoundedValidationPipe } from './common/pipes/bounded-validation.pipe';
 import { APP_CONFIG, type AppConfig } from './config/app-config';
 import { MetricsService } from './metrics/metrics.service';
 import { requestMetrics } from './metrics/request-metrics.middleware';
 import { buildOpenApiDocument } from './openapi/document';
+import { StorageService } from './storage/storage.service';
 
 export function configureApp(app: NestExpressApplication): INestApplication {
   const config = app.get<AppConfig>(APP_CONFIG);
   app.useLogger(app.get(Logger));
   app.use(requestMetrics(app.get(MetricsService)));
+  const storage = app.get(StorageService);
+  app.use(closeConnectionsWhileDraining(() => storage.draining));
   // Swagger UI needs inline scripts and styles; everything else gets helmet's strict defaults.
   app.use(helmet({ contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } } }));
   if (config.corsOrigins.length > 0) {
     app.enableCors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, exposedHeaders: ['Retry-After', 'X-Request-Id'] });
   }
+  app.use(refuseOversizedBodies(config.maxBodyBytes));
   app.useBodyParser('json', { limit: config.maxBodyBytes });
   // NDJSON batches (one message per line) arrive as text and are split by the batch route.
   app.useBodyParser('text', { type: 'application/x-ndjson', limit: config.maxBodyBytes });
   app.useGlobalPipes(
-    new ValidationPipe({
+    new BoundedValidationPipe({
       whitelist: true,
       forbidNonWhitelisted: true,
       transform: true,

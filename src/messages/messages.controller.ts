@@ -278,7 +278,8 @@ export class MessagesController {
     @Query('partition', new OffsetPipe('partition', 0, 1023)) partition: number,
     @Body() body: SeekBody,
   ): Promise<CursorResponse> {
-    const given = [body?.offset, body?.position, body?.timestamp].filter((x) => x !== undefined).length;
+    // null counts as not given (as for @IsOptional), or {"offset": null} would seek to nowhere.
+    const given = [body?.offset, body?.position, body?.timestamp].filter((x) => x != null).length;
     if (given !== 1) {
       throw new BadRequestException('Give exactly one of `offset` (an integer), `position` ("beginning" or "end") or `timestamp` (ms since the epoch)');
     }

@@ -22,6 +22,8 @@ export class TopicNamePipe implements PipeTransform<unknown, string> {
 
 export class ConsumerIdPipe implements PipeTransform<unknown, string> {
   transform(value: unknown): string {
+    // "." and ".." are refused like topic names: not a path today, but a path segment in any URL or driver.
+    if (value === '.' || value === '..') throw new BadRequestException('consumer_id must not be "." or ".."');
     return check(assertConsumerId, value, 'consumer_id');
   }
 }
