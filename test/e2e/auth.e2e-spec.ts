@@ -337,9 +337,10 @@ describe('API keys', () => {
 });
 
 describe('API keys from AUTH_KEYS_FILE', () => {
-  const dir = tempDataDir('mk-auth-file-');
+  let dir: string;
   let t: TestApp;
   beforeAll(async () => {
+    dir = tempDataDir('mk-auth-file-');
     const file = join(dir, 'keys.json');
     // The {"keys": [...]} form, hashed keys only; AUTH_KEYS adds one more key beside the file's.
     writeFileSync(
@@ -375,7 +376,11 @@ describe('API keys from AUTH_KEYS_FILE', () => {
 });
 
 describe('invalid key configuration', () => {
-  const dir = tempDataDir('mk-auth-bad-');
+  // Made in beforeAll, not at collection, so a filtered run that skips this block leaves nothing behind.
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDataDir('mk-auth-bad-');
+  });
   afterAll(() => removeDir(dir));
 
   const rights = [{ topics: '*', actions: ['produce'] }];
