@@ -11,7 +11,11 @@ export type StorageErrorCode =
   | 'BACK_PRESSURE'
   | 'STORAGE_UNAVAILABLE'
   | 'CORRUPT_RECORD'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'GROUP_NOT_FOUND'
+  | 'TOO_MANY_GROUPS'
+  | 'LEASE_EXPIRED'
+  | 'INVALID_LEASE';
 
 export class StorageError extends Error {
   constructor(

@@ -17,6 +17,10 @@ const STATUS: Record<StorageErrorCode, number> = {
   STORAGE_UNAVAILABLE: 503,
   CORRUPT_RECORD: 500,
   CLOSED: 503,
+  GROUP_NOT_FOUND: 404,
+  TOO_MANY_GROUPS: 409,
+  LEASE_EXPIRED: 409,
+  INVALID_LEASE: 400,
 };
 
 const CODE_BY_STATUS: Record<number, string> = {
