@@ -4,6 +4,7 @@ import { AuthModule } from './auth/auth.module';
 import { LoggingModule } from './common/logging/logging.module';
 import { readAppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
+import { GroupsModule } from './groups/groups.module';
 import { HealthModule } from './health/health.module';
 import { MessagesModule } from './messages/messages.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -25,6 +26,7 @@ export class AppModule {
         StorageModule,
         TopicsModule,
         MessagesModule,
+        GroupsModule,
         HealthModule,
       ],
     };

@@ -19,6 +19,7 @@ import {
 import { nullObserver, type StorageObserver } from './observer';
 import { partitionForKey } from './partitioner';
 import type { IdempotentAnswer } from './idempotency-store';
+import type { StorageDriver } from './storage-driver';
 import { Topic } from './topic';
 
 export interface PartitionInfo {
@@ -75,7 +76,7 @@ export interface CursorView {
 
 export type SeekTarget = number | 'beginning' | 'end' | { timestamp: number };
 
-export class Broker {
+export class Broker implements StorageDriver {
   private readonly topics = new Map<string, Topic>();
   private readonly creating = new Map<string, Promise<Topic>>();
   private readonly handles: HandleCache;

@@ -230,6 +230,145 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/topics/{topic}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every consumer group of the topic with its settings, committed offsets, lag and leases. */
+        get: operations["listGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topics/{topic}/groups/{group}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A group's settings and, per partition, its committed offset, lag, leases in flight and dead letters. */
+        get: operations["getGroup"];
+        /**
+         * Creates a consumer group or changes its settings (durable on return). Groups are also created with the
+         *     defaults by their first receive. 201 when created, 200 when it existed.
+         */
+        put: operations["configureGroup"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topics/{topic}/groups/{group}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Leases up to `max` messages to this worker: each goes to one worker of the group at a time, until acked,
+         *     nacked, or its lease (`lease_ms`) expires and it is handed out again. With `wait_ms` the request waits (up
+         *     to MAX_WAIT_MS) for messages to arrive or come due; 200 with an empty list when none did. Creates the group
+         *     with default settings on first use.
+         */
+        get: operations["receiveGroupMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topics/{topic}/groups/{group}/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledges messages: each is settled for the group and never handed out again. Durable on return. A
+         *     retried ack of a settled lease answers `already_acked`; a lease that expired and was handed to another
+         *     worker answers `lease_expired` (409 when it is the only lease id).
+         */
+        post: operations["ackGroupMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topics/{topic}/groups/{group}/nack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Gives messages back: they are handed out again, at once or after `delay_ms`. A message nacked on its
+         *     max_deliveries-th delivery goes to the dead-letter topic instead (`dead_lettered`).
+         */
+        post: operations["nackGroupMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topics/{topic}/groups/{group}/extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Renews leases: each now ends `lease_ms` from now. A lease that already expired cannot be extended. */
+        post: operations["extendGroupLeases"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topics/{topic}/groups/{group}/redrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Moves up to `max` of this group's dead letters from its dead-letter topic back into the topic (same
+         *     partition, key and headers, minus the x-dlq- ones), where every group and consumer sees them again. A
+         *     redrive cursor on the dead-letter topic makes each dead letter go back once.
+         */
+        post: operations["redriveDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -492,6 +631,139 @@ export interface components {
             position?: "beginning" | "end";
             /** @description Move to the first message with a timestamp at or after this time (ms since the epoch). */
             timestamp?: number;
+        };
+        GroupPartitionResponse: {
+            partition: number;
+            /** @description Lowest unsettled offset: every message below it is acked or dead-lettered. */
+            committed_offset: number;
+            /** @description Log end of the partition. */
+            end_offset: number;
+            /** @description Messages from the committed offset to the log end that are not settled yet. */
+            lag: number;
+            /** @description Messages leased to a worker right now. */
+            in_flight: number;
+            /** @description Messages waiting to be handed out again (nacked, expired, delayed, or held behind their key). */
+            pending: number;
+            /** @description Messages this group moved to its dead-letter topic from this partition. */
+            dead_lettered: number;
+        };
+        GroupResponse: {
+            /** @example orders */
+            topic: string;
+            /** @example billing */
+            group: string;
+            max_deliveries: number;
+            per_key_ordering: boolean;
+            /** @example orders.dlq */
+            dead_letter_topic: string;
+            lease_ms: number;
+            /** @description When the group was created (ISO 8601). */
+            created_at: string;
+            partitions: components["schemas"]["GroupPartitionResponse"][];
+        };
+        GroupListResponse: {
+            groups: components["schemas"]["GroupResponse"][];
+        };
+        ConfigureGroupBody: {
+            /**
+             * @description Where messages past max_deliveries go; null restores the default `{topic}.dlq`.
+             * @example orders.dlq
+             */
+            dead_letter_topic?: string | null;
+            /**
+             * @description Deliveries before a message goes to the dead-letter topic; 0 = unlimited. Default 5.
+             * @example 5
+             */
+            max_deliveries?: number;
+            /** @description While a key has a message in flight, later messages with that key are not handed out. Default false. */
+            per_key_ordering?: boolean;
+            /**
+             * @description Lease length of a receive that does not give lease_ms. Default 30000.
+             * @example 30000
+             */
+            lease_ms?: number;
+        };
+        GroupMessage: {
+            /**
+             * @description Text, JSON value or base64 per encoding
+             * @example Hello, Mini Kafka!
+             */
+            data: string | number | boolean | {
+                [key: string]: unknown;
+            } | unknown[];
+            /** @enum {string} */
+            encoding: "utf8" | "json" | "base64";
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Offset in its partition.
+             * @example 0
+             */
+            message_id: number;
+            /** @example 0 */
+            partition: number;
+            /** @description Milliseconds since the epoch. */
+            timestamp: number;
+            key?: string;
+            /** @description Pass it to ack, nack or extend. Opaque. */
+            lease_id: string;
+            /** @description When the lease ends (ms since the epoch): unless acked or extended by then, the message is redelivered. */
+            lease_expires_at: number;
+            /**
+             * @description How many times this message was handed out, this time included.
+             * @example 1
+             */
+            deliveries: number;
+        };
+        ReceiveResponse: {
+            /** @description Up to `max` messages; empty when none arrived within wait_ms. */
+            messages: components["schemas"]["GroupMessage"][];
+        };
+        LeaseIdsBody: {
+            /** @description One or more lease ids from a receive. */
+            lease_ids: string[];
+        };
+        LeaseResultResponse: {
+            /**
+             * @description acked: settled now; already_acked: settled before by this lease (a retried ack); ok: nacked or extended;
+             *     dead_lettered: nacked past max_deliveries, moved to the dead-letter topic; lease_expired: the lease is no
+             *     longer current (expired and handed to another worker, or the message was dead-lettered); invalid_lease.
+             * @enum {string}
+             */
+            status: "acked" | "already_acked" | "ok" | "dead_lettered" | "lease_expired" | "invalid_lease";
+            lease_id: string;
+            /** @description The new lease end, for extend (ms since the epoch). */
+            lease_expires_at?: number;
+        };
+        LeaseResultsResponse: {
+            /** @description One result per lease id, in request order. */
+            results: components["schemas"]["LeaseResultResponse"][];
+        };
+        NackBody: {
+            /** @description One or more lease ids from a receive. */
+            lease_ids: string[];
+            /** @description Hand the messages out again only after this many milliseconds (default 0: at once). */
+            delay_ms?: number;
+        };
+        ExtendBody: {
+            /** @description One or more lease ids from a receive. */
+            lease_ids: string[];
+            /**
+             * @description The leases end this many milliseconds from now.
+             * @example 30000
+             */
+            lease_ms: number;
+        };
+        RedriveBody: {
+            /** @description Most dead letters to move in this call (default 1000). */
+            max?: number;
+        };
+        RedriveResponse: {
+            /** @description Dead letters moved back into the topic by this call. */
+            redriven: number;
+            /** @example orders.dlq */
+            dead_letter_topic: string;
         };
     };
     responses: never;
@@ -1729,6 +2001,715 @@ export interface operations {
             };
             /** @description Rate limit for this key exceeded; retry after Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Topic name: [A-Za-z0-9._-]{1,249} */
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupListResponse"];
+                };
+            };
+            /** @description Invalid name, number or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and none, or an unknown one, was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the right for this action on this topic */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such topic (or group, for routes that need one) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit for this key exceeded; retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Topic name: [A-Za-z0-9._-]{1,249} */
+                topic: string;
+                /** @description Consumer group: [A-Za-z0-9._:@-]{1,255} */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupResponse"];
+                };
+            };
+            /** @description Invalid name, number or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and none, or an unknown one, was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the right for this action on this topic */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such topic (or group, for routes that need one) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit for this key exceeded; retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    configureGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Topic name: [A-Za-z0-9._-]{1,249} */
+                topic: string;
+                /** @description Consumer group: [A-Za-z0-9._:@-]{1,255} */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfigureGroupBody"];
+            };
+        };
+        responses: {
+            /** @description Settings changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupResponse"];
+                };
+            };
+            /** @description Group created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupResponse"];
+                };
+            };
+            /** @description Invalid name, number or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and none, or an unknown one, was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the right for this action on this topic */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such topic (or group, for routes that need one) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The topic has too many groups */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit for this key exceeded; retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Could not store the settings; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    receiveGroupMessages: {
+        parameters: {
+            query?: {
+                max?: number;
+                /** @description Long poll: wait up to this long (≤ MAX_WAIT_MS) */
+                wait_ms?: number;
+                /** @description Lease length (default: the group's lease_ms) */
+                lease_ms?: number;
+                /** @description Only this partition (default: all) */
+                partition?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Topic name: [A-Za-z0-9._-]{1,249} */
+                topic: string;
+                /** @description Consumer group: [A-Za-z0-9._:@-]{1,255} */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Leased messages (possibly none) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiveResponse"];
+                };
+            };
+            /** @description Invalid name, number or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and none, or an unknown one, was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the right for this action on this topic */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such topic (or group, for routes that need one) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit for this key exceeded; retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Could not store the leases, or too many waiting receives; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ackGroupMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Topic name: [A-Za-z0-9._-]{1,249} */
+                topic: string;
+                /** @description Consumer group: [A-Za-z0-9._:@-]{1,255} */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeaseIdsBody"];
+            };
+        };
+        responses: {
+            /** @description Every lease acked (or already acked) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaseResultsResponse"];
+                };
+            };
+            /** @description Several lease ids and some failed: see each status */
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaseResultsResponse"];
+                };
+            };
+            /** @description Invalid name, number or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and none, or an unknown one, was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the right for this action on this topic */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such topic (or group, for routes that need one) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A single lease id that is no longer current (LEASE_EXPIRED) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit for this key exceeded; retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Could not store the acks; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    nackGroupMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Topic name: [A-Za-z0-9._-]{1,249} */
+                topic: string;
+                /** @description Consumer group: [A-Za-z0-9._:@-]{1,255} */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NackBody"];
+            };
+        };
+        responses: {
+            /** @description Every lease released (or dead-lettered) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaseResultsResponse"];
+                };
+            };
+            /** @description Several lease ids and some failed: see each status */
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaseResultsResponse"];
+                };
+            };
+            /** @description Invalid name, number or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and none, or an unknown one, was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the right for this action on this topic */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such topic (or group, for routes that need one) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A single lease id that is no longer current (LEASE_EXPIRED) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit for this key exceeded; retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Could not store the change or write the dead letter; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    extendGroupLeases: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Topic name: [A-Za-z0-9._-]{1,249} */
+                topic: string;
+                /** @description Consumer group: [A-Za-z0-9._:@-]{1,255} */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExtendBody"];
+            };
+        };
+        responses: {
+            /** @description Every lease extended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaseResultsResponse"];
+                };
+            };
+            /** @description Several lease ids and some failed: see each status */
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaseResultsResponse"];
+                };
+            };
+            /** @description Invalid name, number or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and none, or an unknown one, was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the right for this action on this topic */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such topic (or group, for routes that need one) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A single lease id that is no longer current (LEASE_EXPIRED) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit for this key exceeded; retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Could not store the change; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    redriveDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Topic name: [A-Za-z0-9._-]{1,249} */
+                topic: string;
+                /** @description Consumer group: [A-Za-z0-9._:@-]{1,255} */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RedriveBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedriveResponse"];
+                };
+            };
+            /** @description Invalid name, number or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and none, or an unknown one, was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the right for this action on this topic */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such topic (or group, for routes that need one) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit for this key exceeded; retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Could not write; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
