@@ -4,11 +4,13 @@ import { AuthModule } from './auth/auth.module';
 import { LoggingModule } from './common/logging/logging.module';
 import { readAppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
+import { ConsoleModule } from './console/console.module';
 import { GroupsModule } from './groups/groups.module';
 import { HealthModule } from './health/health.module';
 import { MessagesModule } from './messages/messages.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { StorageModule } from './storage/storage.module';
+import { StreamModule } from './stream/stream.module';
 import { TopicsModule } from './topics/topics.module';
 
 @Module({})
@@ -28,6 +30,8 @@ export class AppModule {
         MessagesModule,
         GroupsModule,
         HealthModule,
+        StreamModule,
+        ConsoleModule,
       ],
     };
   }

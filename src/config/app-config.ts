@@ -24,6 +24,8 @@ export interface AppConfig {
   maxTimestampSkewMs: number;
   /** Largest JSON request body accepted (bytes); batch produce is bounded by it too. */
   maxBodyBytes: number;
+  /** Server-Sent Event streams (GET /topics/{topic}/stream): concurrent cap, heartbeat period, slow-client bound. */
+  stream: { maxStreams: number; heartbeatMs: number; drainTimeoutMs: number };
   engine: EngineConfig;
 }
 
@@ -61,6 +63,9 @@ export const envSchema = Joi.object({
   MAX_WAIT_MS: Joi.number().integer().min(0).max(300_000).default(30_000),
   MAX_HEADERS_PER_MESSAGE: Joi.number().integer().min(0).max(1000).default(64),
   MAX_TIMESTAMP_SKEW_MS: Joi.number().integer().min(0).default(3_600_000),
+  MAX_STREAMS: Joi.number().integer().min(0).max(100_000).default(100),
+  STREAM_HEARTBEAT_MS: Joi.number().integer().min(100).max(300_000).default(15_000),
+  STREAM_DRAIN_TIMEOUT_MS: Joi.number().integer().min(100).max(600_000).default(10_000),
 }).unknown(true);
 
 export type ValidatedEnv = Record<string, unknown>;
@@ -92,6 +97,7 @@ export function toAppConfig(get: (key: string) => unknown): AppConfig {
     rateLimitPerSecond: n('RATE_LIMIT_PER_SECOND'),
     topicsFile: get('TOPICS_FILE') as string,
     maxBodyBytes: n('MAX_BODY_BYTES'),
+    stream: { maxStreams: n('MAX_STREAMS'), heartbeatMs: n('STREAM_HEARTBEAT_MS'), drainTimeoutMs: n('STREAM_DRAIN_TIMEOUT_MS') },
     engine: {
       dataDir: get('DATA_DIR') as string,
       fsync: get('FSYNC') as FsyncPolicy,

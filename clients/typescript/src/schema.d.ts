@@ -403,6 +403,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/topics/{topic}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live messages as Server-Sent Events, from the log end (default), `position=beginning`, `from_offset`, or a
+         *     consumer's committed cursor (`consumer_id`; read only, the stream never commits), on one `partition` or all.
+         *     A client that stops reading is dropped after STREAM_DRAIN_TIMEOUT_MS, never buffered; at most MAX_STREAMS are open.
+         */
+        get: operations["streamMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3015,6 +3036,97 @@ export interface operations {
                             };
                         };
                     };
+                };
+            };
+        };
+    };
+    streamMessages: {
+        parameters: {
+            query?: {
+                /** @description Same as the Last-Event-ID header, for clients that cannot set it */
+                last_event_id?: string;
+                /** @description Start at this consumer's committed cursor (the stream never commits) */
+                consumer_id?: string;
+                /** @description Start at the oldest stored message or at the log end (default) */
+                position?: "beginning" | "end";
+                /** @description Start every partition at this offset (kept inside the log) */
+                from_offset?: number;
+                /** @description Only this partition (default: every partition, including ones added later) */
+                partition?: number;
+            };
+            header?: {
+                /** @description Resume after this event id (partition:offset pairs); wins over the start parameters */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description Topic name: [A-Za-z0-9._-]{1,249} */
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An event stream (text/event-stream). Events: `ready` once at the start, data `{"topic", "positions": [{"partition", "offset"}], "heartbeat_ms"}`; `message` per message, data shaped like a fetched message `{"message_id", "partition", "data", "encoding", "timestamp", "key"?, "headers"?}`; `end` when the server ends the stream, data `{"reason"}` (shutdown, topic_deleted, ...). Every `ready` and `message` event has an id: the next offset of every partition of the stream, `partition:offset` pairs (e.g. `0:42,1:17`). Send the last one back as `Last-Event-ID` (EventSource does on reconnect) to resume with no gap and no duplicate. A comment line (`: heartbeat`) is sent after STREAM_HEARTBEAT_MS without traffic. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Invalid name, number, start or Last-Event-ID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description API keys are configured and none, or an unknown one, was sent */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key lacks the right for this action on this topic */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such topic or partition */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit for this key exceeded; retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description MAX_STREAMS streams are open, or the broker is shutting down; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
