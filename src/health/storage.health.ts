@@ -1,4 +1,5 @@
-// Readiness of the storage: recovered and open, the data directory writable, not draining for shutdown.
+// Readiness of the storage: recovered and open, the data path working (DATA_DIR writable, or JetStream
+// connected and answering), not draining for shutdown.
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { StorageService } from '../storage/storage.service';
@@ -14,10 +15,11 @@ export class StorageHealthIndicator {
     const session = this.indicators.check('storage');
     if (this.storage.draining) return session.down({ message: 'draining for shutdown' });
     try {
-      await this.storage.probeWritable();
+      await this.storage.probeReady();
     } catch (err) {
-      return session.down({ message: `data directory not writable: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+      const reason = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+      return session.down({ message: this.storage.config.storage === 'jetstream' ? `JetStream not available: ${reason}` : `data directory not writable: ${reason}` });
     }
-    return session.up({ topics: this.storage.broker.listTopics().length, fsync: this.storage.config.engine.fsync });
+    return session.up(this.storage.describe());
   }
 }

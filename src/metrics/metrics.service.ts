@@ -3,12 +3,12 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { FlushObservation, StorageObserver } from '../storage/observer';
-import type { Broker } from '../storage/broker';
+import type { StorageDriver } from '../storage/storage-driver';
 
 @Injectable()
 export class MetricsService implements StorageObserver {
   readonly registry = new Registry();
-  private broker: Broker | null = null;
+  private broker: StorageDriver | null = null;
 
   readonly requests = new Counter({
     name: 'minikafka_http_requests_total',
@@ -71,7 +71,7 @@ export class MetricsService implements StorageObserver {
     });
   }
 
-  attach(broker: Broker): void {
+  attach(broker: StorageDriver): void {
     this.broker = broker;
   }
 

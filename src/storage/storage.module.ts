@@ -1,7 +1,12 @@
-// Provides the StorageService to every feature module.
+// Provides the StorageService (and the storage driver it owns) to every feature module.
 import { Global, Module } from '@nestjs/common';
-import { StorageService } from './storage.service';
+import { APP_CONFIG } from '../config/app-config';
+import { MetricsService } from '../metrics/metrics.service';
+import { openStorageDriver, STORAGE_DRIVER, StorageService } from './storage.service';
 
 @Global()
-@Module({ providers: [StorageService], exports: [StorageService] })
+@Module({
+  providers: [{ provide: STORAGE_DRIVER, inject: [APP_CONFIG, MetricsService], useFactory: openStorageDriver }, StorageService],
+  exports: [StorageService],
+})
 export class StorageModule {}

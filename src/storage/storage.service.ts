@@ -1,32 +1,64 @@
-// The Nest provider that owns the engine's lifetime: the only way into the data on the volume.
+// The Nest provider that owns the storage driver's lifetime: the only way into the data, wherever it lives
+// (the embedded log on the volume, or NATS JetStream; STORAGE picks one, callers see a StorageDriver).
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { Broker } from './broker';
+import { JetStreamBroker } from './jetstream/jetstream-broker';
+import type { StorageDriver } from './storage-driver';
+
+export const STORAGE_DRIVER = Symbol('STORAGE_DRIVER');
+
+/**
+ * Opens the configured driver before anything else is built: an async provider, so the JetStream driver has
+ * connected and loaded topics and cursors (and the embedded one has recovered) before the first request.
+ */
+export async function openStorageDriver(config: AppConfig, metrics: MetricsService): Promise<StorageDriver> {
+  const logger = new Logger('Storage');
+  const started = performance.now();
+  let driver: StorageDriver;
+  let where: string;
+  if (config.storage === 'jetstream') {
+    const js = await JetStreamBroker.connect(config.engine, config.nats, metrics, (m) => logger.warn(m));
+    const c = js.describeConnection();
+    driver = js;
+    where = `JetStream at ${config.nats.urls.join(',')} (server ${c.server}${c.cluster ? `, cluster ${c.cluster}` : ''}, ${c.replicas} replica(s))`;
+  } else {
+    driver = Broker.open(config.engine, metrics);
+    where = `${config.engine.dataDir} (FSYNC=${config.engine.fsync})`;
+  }
+  metrics.attach(driver);
+  const topics = driver.listTopics();
+  logger.log(
+    `Opened ${where}: ${topics.length} topic(s), ${topics.reduce((n, t) => n + t.messageCount, 0)} message(s) ` +
+      `in ${(performance.now() - started).toFixed(1)} ms`,
+  );
+  return driver;
+}
 
 @Injectable()
 export class StorageService implements BeforeApplicationShutdown, OnApplicationShutdown {
-  private readonly logger = new Logger('Storage');
-  /** Opened in the constructor: the app must not answer a request before recovery has finished. */
-  readonly broker: Broker;
   /** Set when shutdown begins: readiness turns 503 so load balancers stop sending work. */
   draining = false;
   private lastProbe: { at: number; result: Promise<void> } | null = null;
 
   constructor(
     @Inject(APP_CONFIG) readonly config: AppConfig,
-    metrics: MetricsService,
-  ) {
-    const started = performance.now();
-    this.broker = Broker.open(config.engine, metrics);
-    metrics.attach(this.broker);
-    const topics = this.broker.listTopics();
-    this.logger.log(
-      `Opened ${config.engine.dataDir}: ${topics.length} topic(s), ${topics.reduce((n, t) => n + t.messageCount, 0)} message(s) ` +
-        `in ${(performance.now() - started).toFixed(1)} ms (FSYNC=${config.engine.fsync})`,
-    );
+    @Inject(STORAGE_DRIVER) readonly broker: StorageDriver,
+  ) {}
+
+  /** Readiness of the data path: DATA_DIR writable (embedded), or connected with JetStream answering. */
+  probeReady(): Promise<void> {
+    return this.broker instanceof JetStreamBroker ? this.broker.probe() : this.probeWritable();
+  }
+
+  /** What readiness reports besides "up". */
+  describe(): Record<string, unknown> {
+    const topics = this.broker.listTopics().length;
+    if (this.broker instanceof JetStreamBroker) return { driver: 'jetstream', topics, ...this.broker.describeConnection() };
+    return { topics, fsync: this.config.engine.fsync };
   }
 
   /** Writes, fsyncs and removes a small file in DATA_DIR; cached for a second so probes stay cheap. */

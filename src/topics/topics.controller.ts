@@ -92,8 +92,8 @@ export class TopicsController {
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid name or partition count' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
   @ApiConflictResponse({ type: ErrorBody, description: 'Fewer partitions than the topic has' })
-  update(@Param('topic', TopicNamePipe) topic: string, @Body() body: UpdateTopicBody): TopicView {
-    return toTopicView(this.storage.broker.growPartitions(topic, body.partitions));
+  async update(@Param('topic', TopicNamePipe) topic: string, @Body() body: UpdateTopicBody): Promise<TopicView> {
+    return toTopicView(await this.storage.broker.growPartitions(topic, body.partitions));
   }
 
   /** Deletes a topic, its messages and its consumers' cursors. */
