@@ -1,6 +1,10 @@
 // Settings: the environment validated once at start (Joi schema) into one typed object with documented defaults.
 import Joi from 'joi';
 import type { EngineConfig, FsyncPolicy } from '../storage/engine-config';
+import type { JetStreamSettings } from '../storage/jetstream/jetstream-broker';
+
+/** Where the data lives: the embedded segmented log on DATA_DIR, or a NATS JetStream cluster. */
+export type StorageKind = 'embedded' | 'jetstream';
 
 export interface AppConfig {
   port: number;
@@ -27,6 +31,9 @@ export interface AppConfig {
   /** Server-Sent Event streams (GET /topics/{topic}/stream): concurrent cap, heartbeat period, slow-client bound. */
   stream: { maxStreams: number; heartbeatMs: number; drainTimeoutMs: number };
   engine: EngineConfig;
+  storage: StorageKind;
+  /** Used when storage is 'jetstream'. */
+  nats: JetStreamSettings;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -66,6 +73,16 @@ export const envSchema = Joi.object({
   MAX_STREAMS: Joi.number().integer().min(0).max(100_000).default(100),
   STREAM_HEARTBEAT_MS: Joi.number().integer().min(100).max(300_000).default(15_000),
   STREAM_DRAIN_TIMEOUT_MS: Joi.number().integer().min(100).max(600_000).default(10_000),
+  STORAGE: Joi.string().valid('embedded', 'jetstream').default('embedded'),
+  // Comma-separated; NATS_URL (one server) is accepted too.
+  NATS_URLS: Joi.string(),
+  NATS_URL: Joi.string(),
+  // Unset: 3 when the NATS server is part of a cluster, 1 when it runs alone.
+  NATS_REPLICAS: Joi.number().integer().min(1).max(5),
+  NATS_PREFIX: Joi.string().pattern(/^[A-Za-z0-9]{1,16}$/).default('MK'),
+  NATS_DUPLICATE_WINDOW_MS: Joi.number().integer().min(1000).max(24 * 3600 * 1000).default(120_000),
+  // Retries through a leader election must end inside the duplicate window, or a retry could store twice.
+  NATS_FAILOVER_TIMEOUT_MS: Joi.number().integer().min(100).max(300_000).less(Joi.ref('NATS_DUPLICATE_WINDOW_MS')).default(30_000),
 }).unknown(true);
 
 export type ValidatedEnv = Record<string, unknown>;
@@ -114,6 +131,17 @@ export function toAppConfig(get: (key: string) => unknown): AppConfig {
       retentionCheckMs: n('RETENTION_CHECK_MS'),
       idempotencyWindowMs: n('IDEMPOTENCY_WINDOW_MS'),
       idempotencyMaxKeys: 100_000,
+    },
+    storage: get('STORAGE') as StorageKind,
+    nats: {
+      urls: String(get('NATS_URLS') ?? get('NATS_URL') ?? 'nats://127.0.0.1:4222')
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+      replicas: (get('NATS_REPLICAS') as number | undefined) ?? null,
+      prefix: get('NATS_PREFIX') as string,
+      duplicateWindowMs: n('NATS_DUPLICATE_WINDOW_MS'),
+      failoverTimeoutMs: n('NATS_FAILOVER_TIMEOUT_MS'),
     },
     maxWaitMs: n('MAX_WAIT_MS'),
     maxHeadersPerMessage: n('MAX_HEADERS_PER_MESSAGE'),
