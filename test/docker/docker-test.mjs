@@ -264,14 +264,16 @@ async function buildClient() {
   else log('clients/typescript/dist is up to date');
 }
 
-/** Builds tag from context; removes the image the tag pointed at before when nothing else uses it (no pile of stale images). */
+/** Builds tag from context; removes the image the tag pointed at before once it is untagged and unused (no pile of stale images). */
 async function buildImage(tag, args, timeoutMs) {
   const before = (await docker(['image', 'inspect', '-f', '{{.Id}}', tag], { allowFail: true, quiet: true })).stdout.trim();
   const start = Date.now();
   await docker(['build', '--force-rm', '-t', tag, ...args], { timeoutMs, stream: true });
   const ms = Date.now() - start;
   const after = await inspect(tag, '{{.Id}}');
-  if (before && before !== after) await docker(['rmi', before], { allowFail: true, quiet: true });
+  // Only when the old image has no tag left (rmi by id would also drop another tag, e.g. mini-kafka:latest) and no container.
+  if (before && before !== after && (await inspect(before, '{{len .RepoTags}}').catch(() => '')) === '0')
+    await docker(['rmi', before], { allowFail: true, quiet: true });
   return ms;
 }
 
