@@ -17,6 +17,7 @@ import { ApiAuth } from '../auth/api-auth.decorator';
 import { Requires } from '../auth/requires.decorator';
 import { ErrorBody } from '../common/errors';
 import { ConsumerIdPipe, OptionalIntPipe, TopicNamePipe } from '../common/pipes/name.pipes';
+import { GroupsService } from '../groups/groups.service';
 import { StreamService } from './stream.service';
 
 const STREAM_FORMAT = [
@@ -34,11 +35,15 @@ const STREAM_FORMAT = [
 @Controller('topics/:topic')
 @ApiParam({ name: 'topic', description: 'Topic name: [A-Za-z0-9._-]{1,249}', example: 'my-topic' })
 export class StreamController {
-  constructor(private readonly streams: StreamService) {}
+  constructor(
+    private readonly streams: StreamService,
+    private readonly groups: GroupsService,
+  ) {}
 
   /**
    * Live messages as Server-Sent Events, from the log end (default), `position=beginning`, `from_offset`, or a
-   * consumer's committed cursor (`consumer_id`; read only, the stream never commits), on one `partition` or all.
+   * consumer's committed cursor (`consumer_id`) or a consumer group's committed offsets (`group`) — read only, the
+   * stream never commits or leases — on one `partition` or all.
    * A client that stops reading is dropped after STREAM_DRAIN_TIMEOUT_MS, never buffered; at most MAX_STREAMS are open.
    */
   @Get('stream')
@@ -48,6 +53,7 @@ export class StreamController {
   @ApiQuery({ name: 'from_offset', required: false, description: 'Start every partition at this offset (kept inside the log)', schema: { type: 'integer', minimum: 0 } })
   @ApiQuery({ name: 'position', required: false, description: 'Start at the oldest stored message or at the log end (default)', schema: { type: 'string', enum: ['beginning', 'end'] } })
   @ApiQuery({ name: 'consumer_id', required: false, description: "Start at this consumer's committed cursor (the stream never commits)", schema: { type: 'string', example: 'my-consumer' } })
+  @ApiQuery({ name: 'group', required: false, description: "Start at this consumer group's committed offsets (read only: no leases are taken)", schema: { type: 'string', example: 'workers' } })
   @ApiQuery({ name: 'last_event_id', required: false, description: 'Same as the Last-Event-ID header, for clients that cannot set it', schema: { type: 'string', example: '0:42,1:17' } })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (partition:offset pairs); wins over the start parameters', schema: { type: 'string', example: '0:42,1:17' } })
   // Only the 200 is an event stream: every error before it begins is the usual JSON.
@@ -61,6 +67,7 @@ export class StreamController {
     @Query('from_offset', new OptionalIntPipe('from_offset')) fromOffset: number | undefined,
     @Query('position') position: unknown,
     @Query('consumer_id') consumerId: unknown,
+    @Query('group') group: unknown,
     @Query('last_event_id') lastEventIdQuery: unknown,
     @Headers('last-event-id') lastEventIdHeader: string | undefined,
     @Res() res: Response,
@@ -73,6 +80,7 @@ export class StreamController {
       fromOffset,
       position: position as 'beginning' | 'end' | undefined,
       consumerId: consumerId === undefined ? undefined : new ConsumerIdPipe().transform(consumerId),
+      groupOffsets: group === undefined ? undefined : await this.groupOffsets(topic, group),
       lastEventId: lastEventIdHeader ?? (lastEventIdQuery as string | undefined),
     };
     let slot: { release: () => void };
@@ -96,5 +104,12 @@ export class StreamController {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     await this.streams.serve(plan, res, slot);
+  }
+
+  /** A group's committed offset per partition (404 GROUP_NOT_FOUND for a group that does not exist). */
+  private async groupOffsets(topic: string, group: unknown): Promise<Map<number, number>> {
+    if (typeof group !== 'string') throw new BadRequestException('group must be given once');
+    const view = await this.groups.registry.describe(topic, new ConsumerIdPipe().transform(group));
+    return new Map(view.partitions.map((p) => [p.partition, p.committedOffset]));
   }
 }

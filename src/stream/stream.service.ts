@@ -21,6 +21,8 @@ export interface StreamRequest {
   consumerId?: string;
   /** Resume: partitions it names continue exactly where the last event left them. */
   lastEventId?: string;
+  /** A consumer group's committed offsets per partition (`group=`): start where the group has settled up to. */
+  groupOffsets?: Map<number, number>;
 }
 
 /** Per read, per partition: enough to keep a fast client busy, small enough that a stream holds little memory. */
@@ -92,8 +94,8 @@ export class StreamService implements BeforeApplicationShutdown {
     if (req.partition !== undefined && req.partition >= info.partitions) {
       throw new StorageError('PARTITION_NOT_FOUND', `Topic '${req.topic}' has no partition ${req.partition} (it has ${info.partitions})`);
     }
-    const starts = [req.fromOffset, req.position, req.consumerId].filter((x) => x !== undefined).length;
-    if (starts > 1) throw new BadRequestException('Give at most one of from_offset, position and consumer_id');
+    const starts = [req.fromOffset, req.position, req.consumerId, req.groupOffsets].filter((x) => x !== undefined).length;
+    if (starts > 1) throw new BadRequestException('Give at most one of from_offset, position, consumer_id and group');
     let resume: Map<number, number> | null = null;
     if (req.lastEventId !== undefined && req.lastEventId.trim() !== '') {
       resume = parseEventId(req.lastEventId);
@@ -106,6 +108,7 @@ export class StreamService implements BeforeApplicationShutdown {
       const wanted =
         resume?.get(p) ??
         req.fromOffset ??
+        (req.groupOffsets ? (req.groupOffsets.get(p) ?? startOffset) : undefined) ??
         (req.consumerId !== undefined ? broker.cursor(req.topic, req.consumerId, p).offset : req.position === 'beginning' ? startOffset : endOffset);
       // Inside the log: retention may have removed older messages, and a lost unsynced tail may reuse newer offsets.
       positions.set(p, Math.min(Math.max(wanted, startOffset), endOffset));

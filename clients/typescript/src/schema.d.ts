@@ -412,7 +412,8 @@ export interface paths {
         };
         /**
          * Live messages as Server-Sent Events, from the log end (default), `position=beginning`, `from_offset`, or a
-         *     consumer's committed cursor (`consumer_id`; read only, the stream never commits), on one `partition` or all.
+         *     consumer's committed cursor (`consumer_id`) or a consumer group's committed offsets (`group`) — read only, the
+         *     stream never commits or leases — on one `partition` or all.
          *     A client that stops reading is dropped after STREAM_DRAIN_TIMEOUT_MS, never buffered; at most MAX_STREAMS are open.
          */
         get: operations["streamMessages"];
@@ -3045,6 +3046,8 @@ export interface operations {
             query?: {
                 /** @description Same as the Last-Event-ID header, for clients that cannot set it */
                 last_event_id?: string;
+                /** @description Start at this consumer group's committed offsets (read only: no leases are taken) */
+                group?: string;
                 /** @description Start at this consumer's committed cursor (the stream never commits) */
                 consumer_id?: string;
                 /** @description Start at the oldest stored message or at the log end (default) */
