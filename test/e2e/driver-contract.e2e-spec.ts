@@ -79,6 +79,26 @@ describe.each([embedded(), jetstream()])('storage driver contract: $name', (back
     await poll('auto-made', 'c').expect(200, { message_id: 0, data: 'from a body' });
   });
 
+  it('shares a topic between the workers of a consumer group: disjoint leases, ack settles, nack redelivers', async () => {
+    await request(t.url).post('/topics').send({ name: 'jobs', partitions: 2 }).expect(201);
+    const messages = Array.from({ length: 10 }, (_, i) => ({ message: `job-${i}`, key: `k${i}` }));
+    await request(t.url).post('/topics/jobs/messages/batch').send({ messages }).expect(200);
+    await request(t.url).put('/topics/jobs/groups/workers').send({ max_deliveries: 5 }).expect((r) => expect([200, 201]).toContain(r.status));
+    const receive = (max: number) => request(t.url).get('/topics/jobs/groups/workers/messages').query({ max, lease_ms: 60_000 }).expect(200);
+    const a = (await receive(4)).body.messages as Array<{ data: string; lease_id: string }>;
+    const b = (await receive(100)).body.messages as Array<{ data: string; lease_id: string }>;
+    const seen = [...a, ...b].map((m) => m.data).sort();
+    expect(seen).toEqual(messages.map((m) => m.message).sort()); // every message once, to one worker
+    await request(t.url).post('/topics/jobs/groups/workers/ack').send({ lease_ids: a.map((m) => m.lease_id) }).expect(200);
+    await request(t.url).post('/topics/jobs/groups/workers/nack').send({ lease_ids: [b[0].lease_id] }).expect(200);
+    const again = (await receive(100)).body.messages as Array<{ data: string; lease_id: string; deliveries: number }>;
+    expect(again.map((m) => [m.data, m.deliveries])).toEqual([[b[0].data, 2]]);
+    await request(t.url).post('/topics/jobs/groups/workers/ack').send({ lease_ids: [...b.slice(1), ...again].map((m) => m.lease_id) }).expect(200);
+    expect((await receive(100)).body.messages).toEqual([]);
+    const view = await request(t.url).get('/topics/jobs/groups/workers').expect(200);
+    expect(JSON.stringify(view.body)).toContain('"lag":0');
+  });
+
   it('creates topics idempotently', async () => {
     const first = await request(t.url).post('/topics').send({ name: 'idem', partitions: 2 }).expect(201);
     expect(first.body).toMatchObject({ status: 'created', topic: { name: 'idem', partitions: 2 } });
