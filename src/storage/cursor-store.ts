@@ -4,13 +4,12 @@
 // Concurrent commits are group-committed like produces: one write and one fsync answer them all. The
 // file is a log, not a file per consumer or per ack, and is rewritten as a snapshot once it is mostly
 // superseded records, so its size follows the number of consumers, not the number of acks.
-import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { open, rename, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import type { FsyncPolicy } from './engine-config';
 import { StorageError, storageUnavailable } from './errors';
-import { fsyncDir } from './fs-durable';
+import { writeFileAtomic, writeFileAtomicSync } from './fs-durable';
 
 const RECORD_HEAD = 8;
 const BODY_FIXED = 4 + 8 + 2;
@@ -91,15 +90,7 @@ export class CursorStore {
     if (clamped) {
       // Rewritten as a snapshot before anything is served, so the clamp itself survives another crash.
       const snapshot = encodeCommits([...live.values()]);
-      const tmp = `${path}.tmp`;
-      const fd = openSync(tmp, 'w');
-      try {
-        writeSync(fd, snapshot);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
+      writeFileAtomicSync(path, snapshot);
       fileBytes = snapshot.length;
     }
     const store = new CursorStore(path, fsync, fileBytes);
@@ -198,16 +189,7 @@ export class CursorStore {
     const live: PendingCommit[] = [];
     for (const [key, c] of this.cursors) live.push({ key, ...c, previous: undefined, resolve: noop, reject: noop });
     const snapshot = encodeCommits(live);
-    const tmp = `${this.path}.tmp`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(snapshot);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.path);
-    await fsyncDir(dirname(this.path));
+    await writeFileAtomic(this.path, snapshot);
     await this.handle?.close();
     this.handle = null;
     this.fileBytes = snapshot.length;

@@ -6,13 +6,13 @@
 // together with one write and one fsync (FSYNC=always), and a caller is answered only once its records are
 // durable. A torn or corrupt tail ends the valid log and is cut at open. Once the log is several times the
 // size of the live state it is rewritten as a snapshot: tmp file, fsync, rename, fsync the directory.
-import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { GroupRecord, SettleKind } from './consumer-group';
 import type { FsyncPolicy } from './engine-config';
 import { StorageError, storageUnavailable } from './errors';
-import { fsyncDir } from './fs-durable';
+import { fsyncDir, writeFileAtomic } from './fs-durable';
 
 const HEAD = 8;
 const COMMON = 1 + 4 + 8;
@@ -170,16 +170,7 @@ export class GroupStore {
     const records = this.snapshot();
     if (records.length === 0) return;
     const data = Buffer.concat(records.map(encodeGroupRecord));
-    const tmp = `${this.path}.tmp`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.path);
-    await fsyncDir(dirname(this.path));
+    await writeFileAtomic(this.path, data);
     await this.handle?.close();
     this.handle = null;
     this.fileBytes = data.length;

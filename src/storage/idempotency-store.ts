@@ -3,10 +3,11 @@
 // survives a restart; expired entries are dropped when the file is rewritten at open.
 //
 // Record: bodyLength u32 | crc u32 | expiresAt f64 | keyLength u16 | key | answer (UTF-8 JSON).
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import type { FsyncPolicy } from './engine-config';
+import { writeFileAtomicSync } from './fs-durable';
 
 const HEAD = 8;
 
@@ -58,15 +59,7 @@ export class IdempotencyStore {
       pos = body + bodyLength;
     }
     const snapshot = Buffer.concat(live.map(([k, e]) => encode(k, e)));
-    const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, snapshot);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    writeFileAtomicSync(path, snapshot);
     const store = new IdempotencyStore(path, fsync, windowMs, maxEntries, snapshot.length);
     for (const [k, e] of live) store.entries.set(k, e);
     return store;
