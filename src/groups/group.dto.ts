@@ -1,5 +1,6 @@
 // Request and response shapes of the consumer group routes (validated by the global ValidationPipe).
 import { ApiProperty } from '@nestjs/swagger';
+import { MessageView } from '../messages/message.dto';
 import { ArrayMaxSize, ArrayMinSize, IsBoolean, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 
 /** Bounds shared by the DTOs and the controller. */
@@ -9,10 +10,6 @@ export const GROUP_LIMITS = {
   maxDeliveries: 1000,
   maxReceive: 1000,
   maxRedrive: 100_000,
-};
-
-const ANY_VALUE = {
-  oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }, { type: 'object', additionalProperties: true }, { type: 'array', items: {} }],
 };
 
 export class ConfigureGroupBody {
@@ -79,20 +76,8 @@ export class GroupListResponse {
   groups!: GroupResponse[];
 }
 
-export class GroupMessage {
-  /** Offset in its partition. @example 0 */
-  message_id!: number;
-  /** @example 0 */
-  partition!: number;
-  @ApiProperty({ description: 'Text, JSON value or base64 per encoding', example: 'Hello, Mini Kafka!', ...ANY_VALUE })
-  data!: unknown;
-  @ApiProperty({ enum: ['utf8', 'json', 'base64'] })
-  encoding!: 'utf8' | 'json' | 'base64';
-  /** Milliseconds since the epoch. */
-  timestamp!: number;
-  key?: string;
-  @ApiProperty({ required: false, type: Object, additionalProperties: { type: 'string' } })
-  headers?: Record<string, string>;
+/** A delivered message: the message view every consume route answers, plus its lease. */
+export class GroupMessage extends MessageView {
   /** Pass it to ack, nack or extend. Opaque. */
   lease_id!: string;
   /** When the lease ends (ms since the epoch): unless acked or extended by then, the message is redelivered. */
