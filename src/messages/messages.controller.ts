@@ -16,6 +16,7 @@ import {
   ApiResponse,
   ApiServiceUnavailableResponse,
   ApiTags,
+  ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiAuth } from '../auth/api-auth.decorator';
@@ -43,7 +44,14 @@ const TOPIC = { name: 'topic', description: 'Topic name: [A-Za-z0-9._-]{1,249}',
 const CONSUMER_Q = { name: 'consumer_id', description: 'Consumer id: [A-Za-z0-9._:@-]{1,255}', example: 'my-consumer' };
 const PARTITION_Q = { name: 'partition', required: false, description: 'Partition (default: 0, or the whole topic where noted)', schema: { type: 'integer', minimum: 0 } };
 const WAIT_Q = { name: 'wait_ms', required: false, description: 'Long poll: hold the request up to this long (≤ MAX_WAIT_MS) for a message', schema: { type: 'integer', minimum: 0, default: 0 } };
-const IDEMPOTENCY = { name: 'Idempotency-Key', required: false, description: 'A retry with the same key (per topic, within IDEMPOTENCY_WINDOW_MS) answers the original result instead of writing twice' };
+const IDEMPOTENCY = {
+  name: 'Idempotency-Key',
+  required: false,
+  description:
+    'At most once per key: a retry with the same key (per topic, within IDEMPOTENCY_WINDOW_MS, across restarts and crashes) answers the ' +
+    'original offsets with `Idempotent-Replayed: true` instead of writing again. The key is stored in the same record batch as the ' +
+    'messages. A different request under a used key (another body, message keys, headers, timestamps or partition) is a 422.',
+};
 
 @ApiTags('messages')
 @ApiAuth()
@@ -67,6 +75,7 @@ export class MessagesController {
   @ApiOkResponse({ type: ProduceResponse, description: 'Stored (durable per FSYNC)' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'Topic missing and AUTO_CREATE_TOPICS=false' })
   @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'Message larger than MAX_MESSAGE_BYTES' })
+  @ApiUnprocessableEntityResponse({ type: ErrorBody, description: 'Idempotency-Key already used for a different request (IDEMPOTENCY_KEY_REUSED)' })
   @ApiServiceUnavailableResponse({ type: ErrorBody, description: 'Disk full, write error or back-pressure; retry after Retry-After' })
   async produce(
     @Param('topic', TopicNamePipe) topic: string,
@@ -96,6 +105,7 @@ export class MessagesController {
   @ApiResponse({ status: 207, type: ProduceBatchResponse, description: 'Some messages were invalid: see results; the others are stored' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'Topic missing and AUTO_CREATE_TOPICS=false' })
   @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'More than MAX_BATCH_MESSAGES, or the body is too large' })
+  @ApiUnprocessableEntityResponse({ type: ErrorBody, description: 'Idempotency-Key already used for a different request (IDEMPOTENCY_KEY_REUSED)' })
   @ApiServiceUnavailableResponse({ type: ErrorBody, description: 'Disk full, write error or back-pressure' })
   async produceBatch(
     @Param('topic', TopicNamePipe) topic: string,

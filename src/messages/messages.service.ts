@@ -3,6 +3,7 @@ import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import type { CursorView, SeekTarget } from '../storage/broker';
+import { requestFingerprint } from '../storage/producer-marker';
 import { type ProducerRecord, type StoredRecord } from '../storage/record-batch';
 import { StorageService } from '../storage/storage.service';
 import { type MessageLimits, type MessageView, requireProducerRecord, toMessageView, toProducerRecord } from './message-codec';
@@ -35,17 +36,15 @@ export class MessagesService {
     return this.storage.broker;
   }
 
-  /** Runs a produce once per Idempotency-Key within the window (when a key is given). */
-  private async once<T>(topic: string, idempotencyKey: string | undefined, produce: () => Promise<Answer<T>>): Promise<Answer<T>> {
-    if (!idempotencyKey) return produce();
-    if (!/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) throw new BadRequestException('Idempotency-Key must be 1-200 printable ASCII characters');
-    await this.broker.ensureTopic(topic, this.config.autoCreateTopics);
-    const r = await this.broker.idempotent(topic, idempotencyKey, produce);
-    return { status: r.status, body: r.body as T, replayed: r.replayed };
+  /** An Idempotency-Key, checked, with the fingerprint that tells a retry from another request. */
+  private idempotency(key: string | undefined, records: ProducerRecord[], partition: number | undefined, extra = '') {
+    if (key === undefined) return undefined;
+    if (!/^[\x21-\x7e]{1,200}$/.test(key)) throw new BadRequestException('Idempotency-Key must be 1-200 printable ASCII characters');
+    return { key, fingerprint: requestFingerprint(records, partition, extra) };
   }
 
   /** One message: the seed's `?message=` text, or a body with message/value, key, headers, timestamp, partition. */
-  produce(topic: string, queryMessage: unknown, body: Record<string, unknown>, idempotencyKey?: string): Promise<Answer<ProduceResponse>> {
+  async produce(topic: string, queryMessage: unknown, body: Record<string, unknown>, idempotencyKey?: string): Promise<Answer<ProduceResponse>> {
     let record: ProducerRecord;
     let partition: number | undefined;
     if (body.message === undefined && body.value === undefined) {
@@ -55,18 +54,17 @@ export class MessagesService {
       record = requireProducerRecord({ ...body, message: queryMessage }, this.limits);
     } else record = requireProducerRecord(body, this.limits);
     if (body.partition !== undefined) partition = this.partitionParam(body.partition);
-    return this.once(topic, idempotencyKey, async () => {
-      const r = await this.broker.produce(topic, [record], { autoCreate: this.config.autoCreateTopics, partition });
-      this.countProduced(topic, 1, r.valueBytes);
-      // The seed's exact answer on single-partition topics; the partition is named where it is needed.
-      const answer: ProduceResponse = { message_id: r.offsets[0] };
-      if (this.broker.partitionCount(topic) > 1) answer.partition = r.placement[0];
-      return { status: 200, body: answer };
-    });
+    const idempotency = this.idempotency(idempotencyKey, [record], partition);
+    const r = await this.broker.produce(topic, [record], { autoCreate: this.config.autoCreateTopics, partition, idempotency });
+    if (!r.replayed) this.countProduced(topic, 1, r.valueBytes);
+    // The seed's exact answer on single-partition topics; the partition is named where it is needed.
+    const answer: ProduceResponse = { message_id: r.offsets[0] };
+    if (this.broker.partitionCount(topic) > 1) answer.partition = r.placement[0];
+    return { status: 200, body: answer, replayed: r.replayed };
   }
 
   /** Many messages: valid ones are stored (one write + fsync per partition); invalid ones reported (207). */
-  produceBatch(topic: string, inputs: unknown[], partition: number | undefined, idempotencyKey?: string): Promise<Answer<ProduceBatchResponse>> {
+  async produceBatch(topic: string, inputs: unknown[], partition: number | undefined, idempotencyKey?: string): Promise<Answer<ProduceBatchResponse>> {
     const records: ProducerRecord[] = [];
     const slots: Array<number | string> = new Array(inputs.length);
     const now = Date.now();
@@ -83,43 +81,44 @@ export class MessagesService {
       const first = slots.findIndex((x) => typeof x === 'string');
       throw new BadRequestException(`No valid message in the batch; messages.${first}: ${slots[first] as string}`);
     }
-    return this.once(topic, idempotencyKey, async () => {
-      const stored = records.length > 0 ? await this.broker.produce(topic, records, { autoCreate: this.config.autoCreateTopics, partition, partial: true }) : null;
-      if (stored) this.countProduced(topic, records.length - stored.rejected.length, stored.valueBytes);
-      const engineRejected = new Map((stored?.rejected ?? []).map((x) => [x.index, x]));
-      const ids = new Array<number>(inputs.length);
-      let failed = 0;
-      let firstPartition = -1;
-      let onePartition = true;
-      let baseOffset = -1;
-      for (let i = 0; i < inputs.length; i++) {
+    // Invalid inputs never reach the engine: the fingerprint names them, so a retry must repeat them too.
+    const invalid = slots.map((x, i) => (typeof x === 'string' ? i : -1)).filter((i) => i >= 0);
+    const idempotency = this.idempotency(idempotencyKey, records, partition, `batch:${inputs.length}:${invalid.join(',')}`);
+    const stored = await this.broker.produce(topic, records, { autoCreate: this.config.autoCreateTopics, partition, partial: true, idempotency });
+    if (!stored.replayed) this.countProduced(topic, records.length - stored.rejected.length, stored.valueBytes);
+    const engineRejected = new Map(stored.rejected.map((x) => [x.index, x]));
+    const ids = new Array<number>(inputs.length);
+    let failed = 0;
+    let firstPartition = -1;
+    let onePartition = true;
+    let baseOffset = -1;
+    for (let i = 0; i < inputs.length; i++) {
+      const slot = slots[i];
+      if (typeof slot === 'string' || engineRejected.has(slot)) {
+        ids[i] = -1;
+        failed++;
+        continue;
+      }
+      ids[i] = stored.offsets[slot];
+      const p = stored.placement[slot];
+      if (firstPartition < 0) {
+        firstPartition = p;
+        baseOffset = ids[i];
+      } else if (p !== firstPartition) onePartition = false;
+    }
+    const body: ProduceBatchResponse = { message_ids: ids, partition: firstPartition >= 0 ? firstPartition : (partition ?? 0) };
+    if (onePartition && baseOffset >= 0) body.base_offset = baseOffset;
+    // Per-message results only when some failed: for a clean 10,000-message batch they would be most of the answer.
+    if (failed > 0) {
+      body.results = inputs.map((_, i): BatchItemResult => {
         const slot = slots[i];
-        if (typeof slot === 'string' || engineRejected.has(slot)) {
-          ids[i] = -1;
-          failed++;
-          continue;
-        }
-        ids[i] = stored!.offsets[slot];
-        const p = stored!.placement[slot];
-        if (firstPartition < 0) {
-          firstPartition = p;
-          baseOffset = ids[i];
-        } else if (p !== firstPartition) onePartition = false;
-      }
-      const body: ProduceBatchResponse = { message_ids: ids, partition: firstPartition >= 0 ? firstPartition : (partition ?? 0) };
-      if (onePartition && baseOffset >= 0) body.base_offset = baseOffset;
-      // Per-message results only when some failed: for a clean 10,000-message batch they would be most of the answer.
-      if (failed > 0) {
-        body.results = inputs.map((_, i): BatchItemResult => {
-          const slot = slots[i];
-          if (typeof slot === 'string') return { status: 400, detail: slot };
-          const x = engineRejected.get(slot);
-          if (x) return { status: x.code === 'MESSAGE_TOO_LARGE' ? 413 : 400, detail: x.detail };
-          return { status: 200, message_id: ids[i], partition: stored!.placement[slot] };
-        });
-      }
-      return { status: failed > 0 ? 207 : 200, body };
-    });
+        if (typeof slot === 'string') return { status: 400, detail: slot };
+        const x = engineRejected.get(slot);
+        if (x) return { status: x.code === 'MESSAGE_TOO_LARGE' ? 413 : 400, detail: x.detail };
+        return { status: 200, message_id: ids[i], partition: stored.placement[slot] };
+      });
+    }
+    return { status: failed > 0 ? 207 : 200, body, replayed: stored.replayed };
   }
 
   private countProduced(topic: string, messages: number, bytes: number): void {

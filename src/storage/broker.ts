@@ -12,14 +12,16 @@ import {
   MAX_HEADER_NAME_BYTES,
   MAX_HEADERS,
   prepareRecord,
+  withMarker,
   type PreparedRecord,
   type ProducerRecord,
   type StoredRecord,
 } from './record-batch';
 import { nullObserver, type StorageObserver } from './observer';
 import { partitionForKey } from './partitioner';
-import type { IdempotentAnswer } from './idempotency-store';
-import type { StorageDriver } from './storage-driver';
+import type { IdempotencyWindow, WindowEntry } from './idempotency-window';
+import { encodeMarker } from './producer-marker';
+import type { ProduceOptions, StorageDriver } from './storage-driver';
 import { Topic } from './topic';
 
 export interface PartitionInfo {
@@ -58,6 +60,8 @@ export interface ProduceResult {
   /** Value bytes stored, for traffic metrics. */
   valueBytes: number;
   rejected: RejectedRecord[];
+  /** True when an Idempotency-Key matched an earlier request: these are its offsets, nothing was written. */
+  replayed?: boolean;
 }
 
 export interface CursorView {
@@ -272,11 +276,7 @@ export class Broker implements StorageDriver {
    * consecutive offsets. With `partial`, invalid records are reported in `rejected` and the valid ones are
    * stored; without it, one invalid record rejects the call before anything is written.
    */
-  async produce(
-    topicName: string,
-    records: ProducerRecord[],
-    options: { partition?: number; autoCreate: boolean; partial?: boolean },
-  ): Promise<ProduceResult> {
+  async produce(topicName: string, records: ProducerRecord[], options: ProduceOptions): Promise<ProduceResult> {
     this.assertOpen();
     assertTopicName(topicName);
     if (records.length === 0) throw new StorageError('INVALID_NAME', 'A produce needs at least one message');
@@ -301,6 +301,7 @@ export class Broker implements StorageDriver {
       topic = await this.createOnce(topicName, 1);
     }
     if (options.partition !== undefined) this.partitionOf(topic, options.partition);
+    if (options.idempotency) return this.produceOnce(topic, prepared, rejected, options);
     const n = topic.partitions.length;
     const sticky = options.partition ?? (n === 1 ? 0 : topic.rotatePartition());
     const placement = new Array<number>(records.length);
@@ -365,11 +366,83 @@ export class Broker implements StorageDriver {
   }
 
   /**
-   * Runs a produce under an Idempotency-Key: within the window a retry answers the first answer. The topic
-   * must exist (create or auto-create it first) so the key's record lives with the topic.
+   * A produce under an Idempotency-Key. The first run writes a producer marker in the last record of each
+   * partition's share, so the key is durable exactly when its data is; a retry finds the key (in memory, or
+   * rebuilt from the log after a crash), answers the stored offsets without writing, writes only the shares
+   * a crash kept from landing, and refuses a different request under the same key. Routing depends only on
+   * the request and its key (never on rotation), so a retry places every record where the first run did.
    */
-  idempotent(topicName: string, key: string, produce: () => Promise<IdempotentAnswer>): Promise<IdempotentAnswer & { replayed: boolean }> {
-    return this.getTopic(topicName).idempotency.run(key, produce);
+  private async produceOnce(topic: Topic, prepared: Array<PreparedRecord | null>, rejected: RejectedRecord[], options: ProduceOptions): Promise<ProduceResult> {
+    const { key, fingerprint } = options.idempotency!;
+    const window = await topic.idempotencyWindow();
+    for (;;) {
+      const entry = window.lookup(key);
+      if (entry && !entry.fingerprint.equals(fingerprint)) {
+        throw new StorageError(
+          'IDEMPOTENCY_KEY_REUSED',
+          `Idempotency-Key '${key}' was already used on topic '${topic.name}' for a different request (within IDEMPOTENCY_WINDOW_MS); send a new key for a new request`,
+        );
+      }
+      if (entry && entry.stored.size === entry.parts) return replayed(entry, prepared, rejected);
+      const running = window.running(key);
+      if (!running) return window.track(key, this.appendOnce(topic, window, prepared, rejected, options, entry));
+      await running.catch(() => undefined);
+    }
+  }
+
+  private async appendOnce(
+    topic: Topic,
+    window: IdempotencyWindow,
+    prepared: Array<PreparedRecord | null>,
+    rejected: RejectedRecord[],
+    options: ProduceOptions,
+    earlier: WindowEntry | undefined,
+  ): Promise<ProduceResult> {
+    const { key, fingerprint } = options.idempotency!;
+    // Partitions only grow: routing over the count the first run used is still valid after growth.
+    const n = earlier?.routedOver ?? topic.partitions.length;
+    const sticky = options.partition ?? (n === 1 ? 0 : partitionForKey(Buffer.from(key, 'utf8'), n));
+    const groups = new Map<number, number[]>();
+    const placement = new Array<number>(prepared.length).fill(-1);
+    const offsets = new Array<number>(prepared.length).fill(-1);
+    let valueBytes = 0;
+    for (let i = 0; i < prepared.length; i++) {
+      const r = prepared[i];
+      if (!r) continue;
+      const p = options.partition === undefined && n > 1 && r.key ? partitionForKey(r.key, n) : sticky;
+      placement[i] = p;
+      let g = groups.get(p);
+      if (!g) groups.set(p, (g = []));
+      g.push(i);
+    }
+    const createdAt = earlier?.createdAt ?? Date.now();
+    let wrote = false;
+    try {
+      await Promise.all(
+        [...groups].map(async ([p, indexes]) => {
+          const done = earlier?.stored.get(p);
+          let base: number;
+          if (done) base = done.base; // this share landed before a crash: only the others are written now
+          else {
+            const marker = { createdAt, fingerprint, key, routedOver: n, parts: groups.size, partition: p, count: indexes.length, indexes: groups.size > 1 ? indexes : null };
+            const batch = indexes.map((i) => prepared[i]!);
+            batch[batch.length - 1] = withMarker(batch[batch.length - 1], encodeMarker(marker));
+            let bytes = 0;
+            for (const r of batch) {
+              bytes += r.size;
+              valueBytes += r.valueBytes;
+            }
+            wrote = true;
+            base = await topic.partitions[p].append(batch, bytes);
+            window.register(marker, base);
+          }
+          for (let k = 0; k < indexes.length; k++) offsets[indexes[k]] = base + k;
+        }),
+      );
+    } catch (err) {
+      throw topic.deleted ? topicNotFound(topic.name) : err;
+    }
+    return { placement, offsets, rejected, valueBytes, replayed: !wrote };
   }
 
   async ensureTopic(topicName: string, autoCreate: boolean): Promise<void> {
@@ -522,6 +595,28 @@ export class Broker implements StorageDriver {
     for (const t of this.timers) clearInterval(t);
     await Promise.all([...this.topics.values()].map((t) => t.close()));
   }
+}
+
+/** The answer of a request whose every share is stored: its offsets, rebuilt from the window. */
+function replayed(entry: WindowEntry, prepared: Array<PreparedRecord | null>, rejected: RejectedRecord[]): ProduceResult {
+  const placement = new Array<number>(prepared.length).fill(-1);
+  const offsets = new Array<number>(prepared.length).fill(-1);
+  for (const [p, part] of entry.stored) {
+    if (part.indexes) {
+      for (let k = 0; k < part.count; k++) {
+        placement[part.indexes[k]] = p;
+        offsets[part.indexes[k]] = part.base + k;
+      }
+    } else {
+      // A one-partition request: its stored records in order (validation is deterministic, so a same-fingerprint retry rejects the same ones).
+      for (let i = 0, k = 0; i < prepared.length && k < part.count; i++) {
+        if (!prepared[i]) continue;
+        placement[i] = p;
+        offsets[i] = part.base + k++;
+      }
+    }
+  }
+  return { placement, offsets, rejected, valueBytes: 0, replayed: true };
 }
 
 function assertPartitionCount(partitions: number): void {

@@ -15,7 +15,8 @@ export type StorageErrorCode =
   | 'GROUP_NOT_FOUND'
   | 'TOO_MANY_GROUPS'
   | 'LEASE_EXPIRED'
-  | 'INVALID_LEASE';
+  | 'INVALID_LEASE'
+  | 'IDEMPOTENCY_KEY_REUSED';
 
 export class StorageError extends Error {
   constructor(

@@ -4,7 +4,10 @@
 //         attributes u16 | recordCount u32 | firstTimestamp i64 | maxTimestamp i64 | records...
 // Record: length u32 (bytes after it) | attributes u8 | offsetDelta u32 | timestampDelta i32 |
 //         keyLength i32 (-1 = none) | key | headerCount u16 | (nameLen u16 | name | valueLen u32 | value)* |
-//         valueLength u32 | value
+//         valueLength u32 | value | [markerLength u32 | marker]
+// attributes: the value's encoding in the low 7 bits; 0x80 when a producer marker follows the value. The
+// marker is the broker's own bookkeeping (an Idempotency-Key and where its request's records went, see
+// producer-marker.ts): inside the record, under the batch's CRC, so it is durable exactly when the data is.
 // One CRC per batch rather than per record: a single-message produce is a batch of one, and group commit
 // packs many concurrent produces into one batch, so the checksum cost is paid per write, not per message.
 import { crc32 } from 'node:zlib';
@@ -14,6 +17,8 @@ export const BATCH_HEADER_BYTES = 39;
 const CRC_START = 17;
 const RECORD_FIXED_BYTES = 4 + 1 + 4 + 4 + 4 + 2 + 4;
 const TWO_32 = 0x1_0000_0000;
+/** Record attribute bit: a producer marker follows the value. */
+const MARKER_FLAG = 0x80;
 /** Header count and header name length are u16 on disk: a record beyond these cannot be encoded. */
 export const MAX_HEADERS = 0xffff;
 export const MAX_HEADER_NAME_BYTES = 0xffff;
@@ -41,6 +46,8 @@ export interface StoredRecord {
   key: Buffer | null;
   headers: Record<string, string> | null;
   value: Buffer;
+  /** The producer marker carried by this record (engine bookkeeping, never shown to consumers). */
+  marker?: Buffer | null;
 }
 
 /** A record measured once, so sizing and encoding never compute a byte length twice. */
@@ -53,6 +60,8 @@ export interface PreparedRecord {
   encoding: ValueEncoding;
   /** Encoded size of the whole record, length prefix included. */
   size: number;
+  /** A producer marker to store with this record (the last record of an idempotent request's run). */
+  marker: Buffer | null;
 }
 
 export function prepareRecord(r: ProducerRecord, now: number): PreparedRecord {
@@ -76,7 +85,13 @@ export function prepareRecord(r: ProducerRecord, now: number): PreparedRecord {
     timestamp: r.timestamp ?? now,
     encoding: r.encoding ?? ValueEncoding.Utf8,
     size,
+    marker: null,
   };
+}
+
+/** The same record carrying `marker`: written in its batch, so the marker is durable exactly when the record is. */
+export function withMarker(r: PreparedRecord, marker: Buffer): PreparedRecord {
+  return { ...r, marker, size: r.size - (r.marker ? 4 + r.marker.length : 0) + 4 + marker.length };
 }
 
 /** Bytes the batch holding records[from, to) will take. */
@@ -114,7 +129,7 @@ export function encodeBatch(
     const r = records[i];
     if (r.timestamp > max) max = r.timestamp;
     buf.writeUInt32BE(r.size - 4, pos);
-    buf[pos + 4] = r.encoding;
+    buf[pos + 4] = r.marker ? r.encoding | MARKER_FLAG : r.encoding;
     buf.writeUInt32BE(i - from, pos + 5);
     buf.writeInt32BE(r.timestamp - first, pos + 9);
     pos += 13;
@@ -139,6 +154,10 @@ export function encodeBatch(
     buf.writeUInt32BE(r.valueBytes, pos);
     pos += 4;
     pos += typeof r.value === 'string' ? buf.write(r.value, pos, r.valueBytes, 'utf8') : r.value.copy(buf, pos);
+    if (r.marker) {
+      buf.writeUInt32BE(r.marker.length, pos);
+      pos += 4 + r.marker.copy(buf, pos + 4);
+    }
   }
   writeI64(buf, baseOffset, start);
   buf.writeUInt32BE(pos - start, start + 8);
@@ -206,7 +225,8 @@ export function decodeRecords(
       pos += 4 + length;
       continue;
     }
-    const encoding = buf[pos + 4] as ValueEncoding;
+    const attributes = buf[pos + 4];
+    const encoding = (attributes & ~MARKER_FLAG) as ValueEncoding;
     const timestamp = header.firstTimestamp + buf.readInt32BE(pos + 9);
     let p = pos + 13;
     const keyLength = buf.readInt32BE(p);
@@ -232,7 +252,13 @@ export function decodeRecords(
     }
     const valueLength = buf.readUInt32BE(p);
     p += 4;
-    out.push({ offset, timestamp, encoding, key, headers, value: buf.subarray(p, p + valueLength) });
+    const value = buf.subarray(p, p + valueLength);
+    let marker: Buffer | null = null;
+    if (attributes & MARKER_FLAG) {
+      p += valueLength;
+      marker = buf.subarray(p + 4, p + 4 + buf.readUInt32BE(p));
+    }
+    out.push({ offset, timestamp, encoding, key, headers, value, marker });
     taken++;
     pos += 4 + length;
   }

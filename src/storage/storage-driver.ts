@@ -9,13 +9,17 @@
 // callers await it (awaiting a plain value is harmless).
 import type { CursorView, ProduceResult, SeekTarget, TopicInfo, TopicRetention } from './broker';
 import type { EngineConfig } from './engine-config';
-import type { IdempotentAnswer } from './idempotency-store';
 import type { ProducerRecord, StoredRecord } from './record-batch';
 
 export interface ProduceOptions {
   partition?: number;
   autoCreate: boolean;
   partial?: boolean;
+  /**
+   * Produce at most once per key (per topic, within IDEMPOTENCY_WINDOW_MS): a retry answers the first
+   * request's offsets with `replayed`; another request under the same key is IDEMPOTENCY_KEY_REUSED.
+   */
+  idempotency?: { key: string; fingerprint: Buffer };
 }
 
 export interface StorageDriver {
@@ -38,8 +42,6 @@ export interface StorageDriver {
   // ---- produce and read
   /** Stores records; resolves once they are durable. Offsets per record, dense from 0 per partition. */
   produce(topicName: string, records: ProducerRecord[], options: ProduceOptions): Promise<ProduceResult>;
-  /** Runs a produce under an Idempotency-Key: within the window a retry answers the first answer. */
-  idempotent(topicName: string, key: string, produce: () => Promise<IdempotentAnswer>): Promise<IdempotentAnswer & { replayed: boolean }>;
   /** Reads from an offset without touching any cursor. */
   fetch(topicName: string, partition: number, offset: number, max: number, maxBytes: number): Promise<StoredRecord[]>;
   /** Long poll on one partition: true as soon as `offset` is readable, false after `timeoutMs`. */

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CursorStore } from './cursor-store';
-import { IdempotencyStore } from './idempotency-store';
+import { IdempotencyWindow } from './idempotency-window';
 import type { EngineConfig } from './engine-config';
 import { writeFileAtomicSync } from './fs-durable';
 import type { HandleCache } from './handle-cache';
@@ -34,17 +34,19 @@ export class Topic {
     private readonly observer: StorageObserver,
   ) {}
 
-  private idempotencyStore: IdempotencyStore | null = null;
+  private window: Promise<IdempotencyWindow> | null = null;
 
-  /** Opened on first use: most topics never see an Idempotency-Key. */
-  get idempotency(): IdempotencyStore {
-    this.idempotencyStore ??= IdempotencyStore.open(
-      join(this.dir, 'idempotency.log'),
-      this.config.fsync,
-      this.config.idempotencyWindowMs,
-      this.config.idempotencyMaxKeys,
-    );
-    return this.idempotencyStore;
+  /** Opened on first use (most topics never see an Idempotency-Key), so start-up never reads a log for it. */
+  idempotencyWindow(): Promise<IdempotencyWindow> {
+    if (!this.window) {
+      const opening = IdempotencyWindow.open(this.dir, this.partitions, this.config.idempotencyWindowMs, this.config.idempotencyMaxKeys);
+      // A failed open (a read error) is retried by the next request rather than remembered.
+      opening.catch(() => {
+        if (this.window === opening) this.window = null;
+      });
+      this.window = opening;
+    }
+    return this.window;
   }
 
   /** Round-robin start for unkeyed produces and whole-topic polls. */
@@ -106,6 +108,9 @@ export class Topic {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.partitions.map((p) => p.close()), this.cursors.close(), this.idempotencyStore?.close()]);
+    await Promise.all([...this.partitions.map((p) => p.close()), this.cursors.close()]);
+    // After the logs: the last snapshot then covers every marker they hold.
+    const window = await this.window?.catch(() => null);
+    await window?.close();
   }
 }

@@ -215,6 +215,9 @@ describe.each([embedded(), jetstream()])('storage driver contract: $name', (back
     ]);
     expect(c.status).toBe(200);
     expect(d.body).toEqual(c.body);
+    // Another request under a used key is refused, and stores nothing.
+    const reused = await request(t.url).post('/topics/pay/messages').set('Idempotency-Key', 'req-1').send({ message: 'refund' }).expect(422);
+    expect(reused.body).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 422 });
     const page = await request(t.url).get('/topics/pay/partitions/0/messages').expect(200);
     expect(page.body.messages.map((m: { data: string }) => m.data)).toEqual(['charge', 'x', 'y']);
   });

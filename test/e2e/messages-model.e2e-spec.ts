@@ -188,11 +188,17 @@ describe('idempotent produce', () => {
       ]);
       expect(c.body).toEqual(d.body);
       await request(first.url).post('/topics/pay/messages').set('Idempotency-Key', 'bad key with spaces').send({ message: 'x' }).expect(400);
+      // The same key for another request is refused, not answered with the first request's offsets.
+      const reused = await request(first.url).post('/topics/pay/messages').set('Idempotency-Key', 'req-1').send({ message: 'refund' }).expect(422);
+      expect(reused.body).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 422 });
+      expect(reused.body.detail).toMatch(/already used .* for a different request.*new key/);
+      await request(first.url).post('/topics/pay/messages/batch').set('Idempotency-Key', 'req-2').send({ messages: [{ message: 'x' }, { message: 'z' }] }).expect(422);
       await first.close();
       const second = await startApp({}, dataDir);
       try {
         const again = await request(second.url).post('/topics/pay/messages/batch').set('Idempotency-Key', 'req-2').send({ messages: [{ message: 'x' }, { message: 'y' }] }).expect(200);
         expect(again.body).toEqual(batch1.body);
+        await request(second.url).post('/topics/pay/messages').set('Idempotency-Key', 'req-1').send({ message: 'refund' }).expect(422);
         const page = await request(second.url).get('/topics/pay/partitions/0/messages').expect(200);
         expect(page.body.messages.map((m: { data: string }) => m.data)).toEqual(['charge', 'x', 'y', 'concurrent']);
       } finally {

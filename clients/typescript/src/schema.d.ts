@@ -1294,7 +1294,7 @@ export interface operations {
                 message?: string;
             };
             header?: {
-                /** @description A retry with the same key (per topic, within IDEMPOTENCY_WINDOW_MS) answers the original result instead of writing twice */
+                /** @description At most once per key: a retry with the same key (per topic, within IDEMPOTENCY_WINDOW_MS, across restarts and crashes) answers the original offsets with `Idempotent-Replayed: true` instead of writing again. The key is stored in the same record batch as the messages. A different request under a used key (another body, message keys, headers, timestamps or partition) is a 422. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -1363,6 +1363,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Idempotency-Key already used for a different request (IDEMPOTENCY_KEY_REUSED) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Rate limit for this key exceeded; retry after Retry-After */
             429: {
                 headers: {
@@ -1390,7 +1399,7 @@ export interface operations {
                 partition?: number;
             };
             header?: {
-                /** @description A retry with the same key (per topic, within IDEMPOTENCY_WINDOW_MS) answers the original result instead of writing twice */
+                /** @description At most once per key: a retry with the same key (per topic, within IDEMPOTENCY_WINDOW_MS, across restarts and crashes) answers the original offsets with `Idempotent-Replayed: true` instead of writing again. The key is stored in the same record batch as the messages. A different request under a used key (another body, message keys, headers, timestamps or partition) is a 422. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -1461,6 +1470,15 @@ export interface operations {
             };
             /** @description More than MAX_BATCH_MESSAGES, or the body is too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Idempotency-Key already used for a different request (IDEMPOTENCY_KEY_REUSED) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

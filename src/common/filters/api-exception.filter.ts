@@ -21,6 +21,7 @@ const STATUS: Record<StorageErrorCode, number> = {
   TOO_MANY_GROUPS: 409,
   LEASE_EXPIRED: 409,
   INVALID_LEASE: 400,
+  IDEMPOTENCY_KEY_REUSED: 422,
 };
 
 const CODE_BY_STATUS: Record<number, string> = {
@@ -32,6 +33,7 @@ const CODE_BY_STATUS: Record<number, string> = {
   409: 'CONFLICT',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'UNPROCESSABLE_ENTITY',
   429: 'TOO_MANY_REQUESTS',
   503: 'SERVICE_UNAVAILABLE',
 };

@@ -1,7 +1,8 @@
 // Idempotent produce (Idempotency-Key) over JetStream: two layers, so a retry gets the original answer.
 //
-// 1. The answer (status + body with the original offsets) is kept in a KV bucket (MK_IDEMPOTENCY) whose
-//    max age is IDEMPOTENCY_WINDOW_MS; a retry that finds it answers it, from any broker replica.
+// 1. The result (the original offsets) and the request's fingerprint are kept in a KV bucket (MK_IDEMPOTENCY)
+//    whose max age is IDEMPOTENCY_WINDOW_MS; a retry that finds them answers them, from any broker replica,
+//    and another request under the same key is refused.
 // 2. While the produce runs, its records carry Nats-Msg-Ids derived from the key (and it routes unkeyed
 //    records to a partition derived from the key), so a retry that comes before the answer is stored (a
 //    concurrent duplicate, or a broker that crashed in between) is deduplicated by JetStream itself within
@@ -9,7 +10,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { KV } from 'nats';
-import type { IdempotentAnswer } from '../idempotency-store';
+import type { ProduceResult } from '../broker';
+import { StorageError } from '../errors';
 import type { TopicNames } from './names';
 import { apiErrorCode, JS_ERR, withRetry } from './retry';
 
@@ -22,7 +24,7 @@ export interface IdempotentContext {
 
 export class IdempotencyKeys {
   private readonly context = new AsyncLocalStorage<IdempotentContext>();
-  private readonly inFlight = new Map<string, Promise<IdempotentAnswer>>();
+  private readonly inFlight = new Map<string, Promise<StoredResult>>();
 
   constructor(
     private readonly kv: KV,
@@ -34,15 +36,17 @@ export class IdempotencyKeys {
     return this.context.getStore();
   }
 
-  async run(names: TopicNames, key: string, produce: () => Promise<IdempotentAnswer>): Promise<IdempotentAnswer & { replayed: boolean }> {
+  async run(names: TopicNames, key: string, fingerprint: Buffer, produce: () => Promise<ProduceResult>): Promise<ProduceResult> {
     const kvKey = names.idempotencyKey(key);
+    const fp = fingerprint.toString('hex');
     const known = await this.stored(kvKey);
-    if (known) return { ...known, replayed: true };
+    if (known) return { ...sameRequest(known, fp, key, names.topic), replayed: true };
     const pending = this.inFlight.get(kvKey);
-    if (pending) return { ...(await pending), replayed: true };
+    if (pending) return { ...sameRequest(await pending, fp, key, names.topic), replayed: true };
     const ctx: IdempotentContext = { hash: createHash('sha256').update(kvKey).digest('hex').slice(0, 32), duplicates: 0 };
-    const work = (async () => {
-      const answer = await this.context.run(ctx, produce);
+    const work = (async (): Promise<StoredResult> => {
+      const { placement, offsets, rejected } = await this.context.run(ctx, produce);
+      const answer: StoredResult = { fp, placement, offsets, rejected, valueBytes: 0 };
       try {
         await withRetry('Storing an idempotent answer', this.retryMs, () => this.kv.create(kvKey, JSON.stringify(answer)));
         return answer;
@@ -56,14 +60,30 @@ export class IdempotencyKeys {
     this.inFlight.set(kvKey, work);
     try {
       const answer = await work;
-      return { ...answer, replayed: ctx.duplicates > 0 };
+      return { ...sameRequest(answer, fp, key, names.topic), replayed: ctx.duplicates > 0 };
     } finally {
       this.inFlight.delete(kvKey);
     }
   }
 
-  private async stored(kvKey: string): Promise<IdempotentAnswer | null> {
+  private async stored(kvKey: string): Promise<StoredResult | null> {
     const entry = await withRetry('Reading an idempotent answer', this.retryMs, () => this.kv.get(kvKey));
-    return entry && entry.operation === 'PUT' ? (JSON.parse(entry.string()) as IdempotentAnswer) : null;
+    return entry && entry.operation === 'PUT' ? (JSON.parse(entry.string()) as StoredResult) : null;
   }
+}
+
+/** What the KV bucket keeps per key: the first request's result and fingerprint. */
+interface StoredResult extends ProduceResult {
+  fp: string;
+}
+
+function sameRequest(stored: StoredResult, fp: string, key: string, topic: string): ProduceResult {
+  if (stored.fp !== fp) {
+    throw new StorageError(
+      'IDEMPOTENCY_KEY_REUSED',
+      `Idempotency-Key '${key}' was already used on topic '${topic}' for a different request (within IDEMPOTENCY_WINDOW_MS); send a new key for a new request`,
+    );
+  }
+  const { placement, offsets, rejected, valueBytes } = stored;
+  return { placement, offsets, rejected, valueBytes };
 }

@@ -35,7 +35,6 @@ import { connect, type JetStreamClient, type JetStreamManager, type KV, type Nat
 import type { CursorView, ProduceResult, RejectedRecord, SeekTarget, TopicInfo, TopicRetention } from '../broker';
 import type { EngineConfig } from '../engine-config';
 import { offsetOutOfRange, StorageError, topicNotFound } from '../errors';
-import type { IdempotentAnswer } from '../idempotency-store';
 import { assertConsumerId, assertTopicName } from '../names';
 import { nullObserver, type StorageObserver } from '../observer';
 import { partitionForKey } from '../partitioner';
@@ -278,7 +277,14 @@ export class JetStreamBroker implements StorageDriver {
   /** Same routing and validation as the embedded Broker; resolves once a quorum stored every record. */
   produce(topicName: string, records: ProducerRecord[], options: ProduceOptions): Promise<ProduceResult> {
     this.assertOpen();
-    const work = this.produceNow(topicName, records, options);
+    const { idempotency } = options;
+    const work = idempotency
+      ? this.ensureTopic(topicName, options.autoCreate)
+          .then(() => this.topicFor(topicName))
+          .then((topic) =>
+          this.idempotency.run(topic.names, idempotency.key, idempotency.fingerprint, () => this.produceNow(topicName, records, options)),
+        )
+      : this.produceNow(topicName, records, options);
     this.producing.add(work);
     const done = () => this.producing.delete(work);
     work.then(done, done);
@@ -371,10 +377,6 @@ export class JetStreamBroker implements StorageDriver {
       return new StorageError('MESSAGE_TOO_LARGE', `${which} with its key and headers is about ${encoded.wireBytes} bytes; the NATS server's max_payload is ${maxPayload}`);
     }
     return null;
-  }
-
-  idempotent(topicName: string, key: string, produce: () => Promise<IdempotentAnswer>): Promise<IdempotentAnswer & { replayed: boolean }> {
-    return this.topicFor(topicName).then((topic) => this.idempotency.run(topic.names, key, produce));
   }
 
   // ---- read ---------------------------------------------------------------------------------------
