@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineConfig } from './engine-config';
-import { offsetOutOfRange, StorageError, topicNotFound } from './errors';
+import { offsetOutOfRange, resourceExhausted, StorageError, topicNotFound } from './errors';
 import { HandleCache } from './handle-cache';
 import type { PartitionLog } from './log';
 import { assertConsumerId, assertTopicName } from './names';
@@ -184,13 +184,19 @@ export class Broker implements StorageDriver {
     if (!pending) {
       const created = (async () => {
         this.assertOpen();
-        const topic = Topic.create(
-          join(this.topicsDir, name),
-          { name, partitions, createdAt: new Date().toISOString(), ...retention },
-          this.config,
-          this.handles,
-          this.observer,
-        );
+        let topic: Topic;
+        try {
+          topic = Topic.create(
+            join(this.topicsDir, name),
+            { name, partitions, createdAt: new Date().toISOString(), ...retention },
+            this.config,
+            this.handles,
+            this.observer,
+          );
+        } catch (err) {
+          // Without its metadata file the directory is not a topic: a retry completes it, a restart removes it.
+          throw resourceExhausted(err) ?? err;
+        }
         this.topics.set(name, topic);
         return topic;
       })();

@@ -5,11 +5,11 @@
 // file is a log, not a file per consumer or per ack, and is rewritten as a snapshot once it is mostly
 // superseded records, so its size follows the number of consumers, not the number of acks.
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import type { FsyncPolicy } from './engine-config';
 import { StorageError, storageUnavailable } from './errors';
 import { writeFileAtomic, writeFileAtomicSync } from './fs-durable';
+import { CachedPath, HandleCache } from './handle-cache';
 
 const RECORD_HEAD = 8;
 const BODY_FIXED = 4 + 8 + 2;
@@ -40,7 +40,7 @@ export class CursorStore {
   private queue: PendingCommit[] = [];
   private flushing = false;
   private fileBytes: number;
-  private handle: FileHandle | null = null;
+  private readonly file: CachedPath;
   private closing: Promise<void> | null = null;
   private dirty = false;
 
@@ -48,8 +48,10 @@ export class CursorStore {
     private readonly path: string,
     private readonly fsync: FsyncPolicy,
     fileBytes: number,
+    private readonly handles: HandleCache,
   ) {
     this.fileBytes = fileBytes;
+    this.file = new CachedPath(path);
   }
 
   /** Loads the commit log, cutting a torn or corrupt tail. Startup only: sync I/O. */
@@ -57,7 +59,12 @@ export class CursorStore {
    * `logEnd(partition)` brings back cursors that point past a partition's end: after a crash under
    * FSYNC=never/interval lost the unsynced tail, new messages reuse those offsets and must not be skipped.
    */
-  static open(path: string, fsync: FsyncPolicy, logEnd: (partition: number) => number | undefined = () => undefined): CursorStore {
+  static open(
+    path: string,
+    fsync: FsyncPolicy,
+    logEnd: (partition: number) => number | undefined = () => undefined,
+    handles: HandleCache = new HandleCache(1),
+  ): CursorStore {
     let data: Buffer;
     try {
       data = readFileSync(path);
@@ -93,7 +100,7 @@ export class CursorStore {
       writeFileAtomicSync(path, snapshot);
       fileBytes = snapshot.length;
     }
-    const store = new CursorStore(path, fsync, fileBytes);
+    const store = new CursorStore(path, fsync, fileBytes, handles);
     for (const [k, e] of live) store.cursors.set(k, e);
     return store;
   }
@@ -156,14 +163,15 @@ export class CursorStore {
   private async writeCommits(items: PendingCommit[]): Promise<void> {
     const buf = encodeCommits(items);
     try {
-      this.handle ??= await open(this.path, 'r+');
-      let done = 0;
-      while (done < buf.length) {
-        const { bytesWritten } = await this.handle.write(buf, done, buf.length - done, this.fileBytes + done);
-        done += bytesWritten;
-      }
-      if (this.fsync === 'always') await this.handle.datasync();
-      else this.dirty = true;
+      await this.handles.use(this.file, async (fh) => {
+        let done = 0;
+        while (done < buf.length) {
+          const { bytesWritten } = await fh.write(buf, done, buf.length - done, this.fileBytes + done);
+          done += bytesWritten;
+        }
+        if (this.fsync === 'always') await fh.datasync();
+        else this.dirty = true;
+      });
     } catch (err) {
       for (const item of items) {
         if (this.cursors.get(item.key)?.offset === item.offset) {
@@ -171,7 +179,7 @@ export class CursorStore {
           else this.cursors.set(item.key, { consumerId: item.consumerId, partition: item.partition, offset: item.previous });
         }
       }
-      await this.handle?.truncate(this.fileBytes).catch(() => undefined);
+      await this.handles.use(this.file, (fh) => fh.truncate(this.fileBytes)).catch(() => undefined);
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       const e = storageUnavailable(`Could not store the cursor (${code === 'ENOSPC' ? 'disk full' : code}); retry`, 5);
       for (const item of items) item.reject(e);
@@ -190,25 +198,26 @@ export class CursorStore {
     for (const [key, c] of this.cursors) live.push({ key, ...c, previous: undefined, resolve: noop, reject: noop });
     const snapshot = encodeCommits(live);
     await writeFileAtomic(this.path, snapshot);
-    await this.handle?.close();
-    this.handle = null;
+    await this.handles.close(this.file); // it names the replaced file: the next write opens the snapshot
     this.fileBytes = snapshot.length;
   }
 
   async syncIfDirty(): Promise<void> {
-    if (!this.dirty || !this.handle) return;
+    if (!this.dirty) return;
     this.dirty = false;
-    await this.handle.datasync();
+    try {
+      await this.handles.use(this.file, (fh) => fh.datasync());
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    }
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
       while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 1));
-      if (this.handle) {
-        await this.handle.datasync().catch(() => undefined);
-        await this.handle.close();
-        this.handle = null;
-      }
+      if (this.dirty) await this.syncIfDirty().catch(() => undefined);
+      await this.handles.close(this.file);
     })();
     return this.closing;
   }

@@ -40,3 +40,22 @@ export const offsetOutOfRange = (message: string) => new StorageError('OFFSET_OU
 
 export const storageUnavailable = (message: string, retryAfterSeconds = 1) =>
   new StorageError('STORAGE_UNAVAILABLE', message, retryAfterSeconds);
+
+/**
+ * A system error that is a resource limit, not a bug, as the 503 it should answer: the detail names the
+ * limit, and retrying heals once descriptors, memory or space are free again. Null for anything else.
+ */
+export function resourceExhausted(err: unknown): StorageError | null {
+  switch ((err as NodeJS.ErrnoException | null)?.code) {
+    case 'EMFILE':
+      return storageUnavailable("Too many open files: the process's open-file limit (ulimit -n) is reached; retry shortly, and raise the limit or lower MAX_OPEN_SEGMENTS", 1);
+    case 'ENFILE':
+      return storageUnavailable("Too many open files on this machine (the system's file table is full); retry shortly", 1);
+    case 'ENOMEM':
+      return storageUnavailable('Out of memory; retry shortly', 1);
+    case 'ENOSPC':
+      return storageUnavailable('Storage unavailable: the disk is full; free space under DATA_DIR', 5);
+    default:
+      return null;
+  }
+}

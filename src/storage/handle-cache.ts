@@ -1,16 +1,32 @@
-// Bounds open file descriptors: segment files are opened on demand and the least recently used idle ones
-// are closed once more than `limit` are open. A handle in use by a read (refs > 0) or by the writer
-// (pinned) is never closed underneath it.
+// Bounds open file descriptors: every file the engine keeps open (segments, active or sealed, their
+// indexes, cursor journals) is opened on demand and the least recently used idle ones are closed once more
+// than `limit` are open, so open files stay under MAX_OPEN_SEGMENTS whatever the number of partitions. A
+// handle in use (refs > 0: a read, a write, an fsync) is never closed underneath it; closing an idle
+// writable file loses nothing, since an fsync through a handle opened later flushes the same inode.
 import { open, type FileHandle } from 'node:fs/promises';
 
 export interface CachedFile {
   readonly logPath: string;
+  /** Opened read-write (an active segment, an index, a journal) rather than read-only. */
+  writable: boolean;
   handle: FileHandle | null;
   opening: Promise<FileHandle> | null;
   refs: number;
-  pinned: boolean;
   closeWhenIdle: boolean;
   onEvict(): void;
+}
+
+/** A writable file that is not a segment (an index file, a journal) kept in the same bound. */
+export class CachedPath implements CachedFile {
+  readonly writable = true;
+  handle: FileHandle | null = null;
+  opening: Promise<FileHandle> | null = null;
+  refs = 0;
+  closeWhenIdle = false;
+
+  constructor(readonly logPath: string) {}
+
+  onEvict(): void {}
 }
 
 export class HandleCache {
@@ -31,7 +47,7 @@ export class HandleCache {
         return file.handle;
       }
       if (!file.opening) {
-        file.opening = open(file.logPath, file.pinned ? 'r+' : 'r').then((h) => {
+        file.opening = open(file.logPath, file.writable ? 'r+' : 'r').then((h) => {
           file.handle = h;
           file.opening = null;
           this.lru.add(file);
@@ -44,6 +60,16 @@ export class HandleCache {
     } catch (err) {
       file.refs--;
       throw err;
+    }
+  }
+
+  /** Runs `work` with the file's handle held (never closed underneath it), then lets it go. */
+  async use<T>(file: CachedFile, work: (fh: FileHandle) => Promise<T>): Promise<T> {
+    const fh = await this.acquire(file);
+    try {
+      return await work(fh);
+    } finally {
+      this.release(file);
     }
   }
 
@@ -68,7 +94,7 @@ export class HandleCache {
   private evict(): void {
     for (const f of this.lru) {
       if (this.lru.size <= this.limit) return;
-      if (f.refs > 0 || f.pinned || !f.handle) continue;
+      if (f.refs > 0 || !f.handle) continue;
       const h = f.handle;
       f.handle = null;
       this.lru.delete(f);

@@ -68,7 +68,6 @@ export class PartitionLog {
   private dirty = false;
   /** A failed write whose truncation also failed leaves bytes past `size` to cut before the next write. */
   private needsTruncate = false;
-  private indexHandle: FileHandle | null = null;
   private readonly chunks: ReadChunk[] = [];
   /** Physical end of the active segment's file (data plus preallocated zeros). */
   private preallocatedTo = 0;
@@ -85,7 +84,7 @@ export class PartitionLog {
     private readonly observer: StorageObserver,
   ) {
     this.segments = segments;
-    this.active.pinned = true;
+    this.active.writable = true;
   }
 
   /** Opens (or creates) the log in `dir`, recovering the active segment's tail. Startup only: sync I/O. */
@@ -308,8 +307,7 @@ export class PartitionLog {
       this.handles.release(old);
     }
     await this.rewriteIndex(old, true);
-    await this.indexHandle?.close();
-    this.indexHandle = null;
+    await this.handles.close(old.indexFile);
     const base = old.endOffset;
     const logPath = join(this.dir, segmentFileName(base, '.log'));
     const indexPath = join(this.dir, segmentFileName(base, '.index'));
@@ -318,8 +316,8 @@ export class PartitionLog {
     await fsyncDir(this.dir);
     const seg = new Segment(this.dir, base, 0, base, Date.now());
     seg.index = new OffsetIndex();
-    seg.pinned = true;
-    old.pinned = false;
+    seg.writable = true;
+    old.writable = false;
     old.lastWriteMs = Date.now();
     this.segments.push(seg);
   }
@@ -341,8 +339,7 @@ export class PartitionLog {
     const tail = seg.index!.takeUnpersisted();
     if (!tail) return;
     try {
-      this.indexHandle ??= await open(seg.indexPath, 'r+');
-      await writeFully(this.indexHandle, tail.bytes, tail.filePosition);
+      await this.handles.use(seg.indexFile, (fh) => writeFully(fh, tail.bytes, tail.filePosition));
     } catch {
       // A missing index entry costs a longer scan at recovery, never data: recovery rebuilds it.
     }
@@ -574,12 +571,8 @@ export class PartitionLog {
         }
         await this.rewriteIndex(seg, true);
       } finally {
-        await this.indexHandle?.close().catch(() => undefined);
-        this.indexHandle = null;
-        for (const s of this.segments) {
-          s.pinned = false;
-          await this.handles.close(s);
-        }
+        await this.handles.close(seg.indexFile);
+        for (const s of this.segments) await this.handles.close(s);
       }
     })();
     return this.closing;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readFile, type FileHandle } from 'node:fs/promises';
 import { OffsetIndex } from './offset-index';
 import { batchIsIntact, readBatchHeader, type BatchHeader, BATCH_HEADER_BYTES } from './record-batch';
-import type { CachedFile } from './handle-cache';
+import { CachedPath, type CachedFile } from './handle-cache';
 
 const OFFSET_DIGITS = 20;
 
@@ -23,7 +23,10 @@ export class Segment implements CachedFile {
   handle: FileHandle | null = null;
   opening: Promise<FileHandle> | null = null;
   refs = 0;
-  pinned = false;
+  /** The active segment: opened read-write, and its in-memory index is the live one (kept on eviction). */
+  writable = false;
+  /** The .index file, for appending entries to the active segment's index through the handle cache. */
+  readonly indexFile: CachedPath;
   /** Deleted by retention or topic deletion: close the handle as soon as the last reader lets go. */
   closeWhenIdle = false;
   /** Sealed segments load their index on first read, so startup stays O(segments) and memory bounded. */
@@ -48,6 +51,7 @@ export class Segment implements CachedFile {
   ) {
     this.logPath = join(dir, segmentFileName(baseOffset, '.log'));
     this.indexPath = join(dir, segmentFileName(baseOffset, '.index'));
+    this.indexFile = new CachedPath(this.indexPath);
     this.size = size;
     this.endOffset = endOffset;
     this.createdMs = createdMs;
@@ -91,7 +95,7 @@ export class Segment implements CachedFile {
 
   /** Called when the handle cache closes this segment's file: a sealed index is dropped with it. */
   onEvict(): void {
-    if (!this.pinned) this.index = null;
+    if (!this.writable) this.index = null;
   }
 
   private entriesPointAtBatches(fd: number, index: OffsetIndex): boolean {

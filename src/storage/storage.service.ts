@@ -7,6 +7,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { Broker } from './broker';
 import { JetStreamBroker } from './jetstream/jetstream-broker';
+import { openFileBudget } from './open-file-budget';
 import type { StorageDriver } from './storage-driver';
 
 export const STORAGE_DRIVER = Symbol('STORAGE_DRIVER');
@@ -26,6 +27,9 @@ export async function openStorageDriver(config: AppConfig, metrics: MetricsServi
     driver = js;
     where = `JetStream at ${config.nats.urls.join(',')} (server ${c.server}${c.cluster ? `, cluster ${c.cluster}` : ''}, ${c.replicas} replica(s))`;
   } else {
+    const budget = openFileBudget(config.engine.maxOpenSegments);
+    if (!budget.fits) throw new Error(`Refusing to start: ${budget.summary}`);
+    logger.log(budget.summary);
     driver = Broker.open(config.engine, metrics);
     where = `${config.engine.dataDir} (FSYNC=${config.engine.fsync})`;
   }
@@ -58,7 +62,8 @@ export class StorageService implements BeforeApplicationShutdown, OnApplicationS
   describe(): Record<string, unknown> {
     const topics = this.broker.listTopics().length;
     if (this.broker instanceof JetStreamBroker) return { driver: 'jetstream', topics, ...this.broker.describeConnection() };
-    return { topics, fsync: this.config.engine.fsync };
+    const files = openFileBudget(this.config.engine.maxOpenSegments);
+    return { topics, fsync: this.config.engine.fsync, open_files: { engine: (this.broker as Broker).openFileCount, engine_max: files.engineFiles, process_limit: files.limit } };
   }
 
   /** Writes, fsyncs and removes a small file in DATA_DIR; cached for a second so probes stay cheap. */

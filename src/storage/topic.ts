@@ -80,7 +80,7 @@ export class Topic {
   static create(dir: string, meta: TopicMeta, config: EngineConfig, handles: HandleCache, observer: StorageObserver): Topic {
     mkdirSync(dir, { recursive: true });
     const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.open(join(dir, String(p)), config, handles, observer));
-    const cursors = CursorStore.open(join(dir, 'cursors.log'), config.fsync);
+    const cursors = CursorStore.open(join(dir, 'cursors.log'), config.fsync, () => undefined, handles);
     writeFileAtomicSync(join(dir, TOPIC_META_FILE), JSON.stringify(meta, null, 2) + '\n');
     return new Topic(dir, meta, partitions, cursors, config, handles, observer);
   }
@@ -91,7 +91,7 @@ export class Topic {
       throw new Error(`${dir}/${TOPIC_META_FILE}: invalid partition count ${meta.partitions}`);
     }
     const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.open(join(dir, String(p)), config, handles, observer));
-    const cursors = CursorStore.open(join(dir, 'cursors.log'), config.fsync, (p) => partitions[p]?.endOffset);
+    const cursors = CursorStore.open(join(dir, 'cursors.log'), config.fsync, (p) => partitions[p]?.endOffset, handles);
     return new Topic(dir, meta, partitions, cursors, config, handles, observer);
   }
 

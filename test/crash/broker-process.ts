@@ -1,6 +1,6 @@
 // Runs the built broker (dist/main.js) as a real child process: spawn, wait until it answers, SIGKILL, restart.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +15,8 @@ export interface BrokerOptions {
   dataDir: string;
   /** Extra environment (FSYNC, SEGMENT_BYTES, ...); PORT, HOST and DATA_DIR are set here. */
   env?: Record<string, string>;
+  /** Runs the broker under `ulimit -n` of this many open files, as an ordinary service account would. */
+  openFileLimit?: number;
 }
 
 export class BrokerProcess {
@@ -57,13 +59,36 @@ export class BrokerProcess {
   static async start(options: BrokerOptions): Promise<BrokerProcess> {
     if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npm run build\` before the crash tests`);
     const port = await freePort();
-    const child = spawn(process.execPath, [MAIN_JS], {
-      env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: options.dataDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = BrokerProcess.spawnMain(options, { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: options.dataDir });
     const broker = new BrokerProcess(options, port, child);
     await broker.waitUntilReady();
     return broker;
+  }
+
+  /** Starts the broker and resolves with its exit code and output, for configurations it must refuse. */
+  static async runUntilExit(options: BrokerOptions, timeoutMs = READY_TIMEOUT_MS): Promise<{ code: number | null; output: string }> {
+    const port = await freePort();
+    const child = BrokerProcess.spawnMain(options, { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: options.dataDir });
+    let output = '';
+    child.stdout?.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    child.stderr?.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+    clearTimeout(timer);
+    return { code, output };
+  }
+
+  private static spawnMain(options: BrokerOptions, fixed: Record<string, string>): ChildProcess {
+    const env = { ...process.env, ...options.env, ...fixed };
+    const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+    if (options.openFileLimit === undefined) return spawn(process.execPath, [MAIN_JS], { env, stdio });
+    // exec keeps the pid, so kill9() and /proc/<pid>/fd reach the broker itself.
+    return spawn('/bin/bash', ['-c', `ulimit -n ${options.openFileLimit} && exec "$0" "$1"`, process.execPath, MAIN_JS], { env, stdio });
+  }
+
+  /** How many file descriptors the broker process holds right now (Linux). */
+  openFileCount(): number {
+    return readdirSync(`/proc/${this.child.pid}/fd`).length;
   }
 
   private async waitUntilReady(): Promise<void> {

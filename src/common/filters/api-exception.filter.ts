@@ -2,7 +2,7 @@
 // JSON `{detail, code, status}` with the right status; nothing leaks a stack trace.
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { StorageError, type StorageErrorCode } from '../../storage/errors';
+import { resourceExhausted, StorageError, type StorageErrorCode } from '../../storage/errors';
 import { NoNewMessages } from '../errors';
 
 const STATUS: Record<StorageErrorCode, number> = {
@@ -42,9 +42,11 @@ const CODE_BY_STATUS: Record<number, string> = {
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(thrown: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) return;
+    // A resource limit hit anywhere (EMFILE opening a file, ENOMEM) is a 503 that heals, never a 500.
+    const exception = resourceExhausted(thrown) ?? thrown;
     if (exception instanceof NoNewMessages) {
       res.status(404).json({ detail: 'No new messages' });
       return;
