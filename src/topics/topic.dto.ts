@@ -79,8 +79,20 @@ export class TopicView {
 }
 
 export class CreateTopicResponse {
-  /** "created", or "exists" when the topic was already there (create is idempotent). */
+  /** "created", or "exists" when the topic was already there with the settings asked for. */
   status!: string;
+  topic!: TopicView;
+}
+
+/** 409 from a create: the topic exists with other settings, and is shown as it is. */
+export class TopicExistsError {
+  /** What differs, and what to do instead. */
+  detail!: string;
+  /** @example "TOPIC_EXISTS" */
+  code!: string;
+  /** @example 409 */
+  status!: number;
+  /** The existing topic, unchanged. */
   topic!: TopicView;
 }
 

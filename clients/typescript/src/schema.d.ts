@@ -31,7 +31,11 @@ export interface paths {
         /** Lists every topic with its message count. */
         get: operations["listTopics"];
         put?: never;
-        /** Creates a topic from a JSON body. Answers 201 when created, 200 when it already existed. */
+        /**
+         * Creates a topic from a JSON body. Answers 201 when created, 200 when it already exists with the settings
+         *     asked for, 409 (with the existing topic) when it exists with another partition count or retention: like
+         *     Kafka's TOPIC_ALREADY_EXISTS, a create never changes a topic. Settings left out are not compared.
+         */
         post: operations["createTopic"];
         delete?: never;
         options?: never;
@@ -48,7 +52,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The seed's create route: creates the topic if needed (idempotent). */
+        /**
+         * The seed's create route: creates the topic if needed (idempotent without a body). A `partitions` that differs
+         *     from an existing topic's count is a 409, as on `POST /topics`.
+         */
         post: operations["createTopicByName"];
         delete?: never;
         options?: never;
@@ -480,8 +487,18 @@ export interface components {
             partition_details: components["schemas"]["PartitionView"][];
         };
         CreateTopicResponse: {
-            /** @description "created", or "exists" when the topic was already there (create is idempotent). */
+            /** @description "created", or "exists" when the topic was already there with the settings asked for. */
             status: string;
+            topic: components["schemas"]["TopicView"];
+        };
+        TopicExistsError: {
+            /** @description What differs, and what to do instead. */
+            detail: string;
+            /** @example TOPIC_EXISTS */
+            code: string;
+            /** @example 409 */
+            status: number;
+            /** @description The existing topic, unchanged. */
             topic: components["schemas"]["TopicView"];
         };
         TopicListResponse: {
@@ -876,7 +893,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Already existed (status "exists") */
+            /** @description Already existed with these settings (status "exists") */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -919,6 +936,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Exists with other settings (the body names the topic as it is) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicExistsError"];
                 };
             };
             /** @description Rate limit for this key exceeded; retry after Retry-After */
@@ -982,6 +1008,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Exists with another partition count (the body names the topic as it is) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicExistsError"];
                 };
             };
             /** @description Rate limit for this key exceeded; retry after Retry-After */
