@@ -576,8 +576,8 @@ export interface components {
             detail?: string;
         };
         ProduceBatchResponse: {
-            /** @description Offset of each message in request order (-1 for a rejected one). */
-            message_ids: number[];
+            /** @description Offset of each message in request order; null for a message that was not stored (see `results`). */
+            message_ids: (number | null)[];
             /** @description Partition of the first stored message. */
             partition: number;
             /** @description Offset of the first stored message when all went to one partition. */
@@ -1252,7 +1252,7 @@ export interface operations {
             query: {
                 /** @description Consumer id: [A-Za-z0-9._:@-]{1,255} */
                 consumer_id: string;
-                /** @description Long poll: hold the request up to this long (≤ MAX_WAIT_MS) for a message */
+                /** @description Long poll: hold the request up to this long (ms) for a message. Values above MAX_WAIT_MS (default 30000) are held to MAX_WAIT_MS; the Wait-Ms-Used header answers the wait used */
                 wait_ms?: number;
                 /** @description Partition (default: 0, or the whole topic where noted) */
                 partition?: number;
@@ -1269,6 +1269,8 @@ export interface operations {
             /** @description The next message for this consumer (the seed shape) */
             200: {
                 headers: {
+                    /** @description The wait this request used: wait_ms, held to at most MAX_WAIT_MS */
+                    "Wait-Ms-Used"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1305,6 +1307,8 @@ export interface operations {
             /** @description No new messages, or no such topic */
             404: {
                 headers: {
+                    /** @description The wait this request used: wait_ms, held to at most MAX_WAIT_MS */
+                    "Wait-Ms-Used"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1391,6 +1395,15 @@ export interface operations {
             };
             /** @description Message larger than MAX_MESSAGE_BYTES */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A body that is not application/json (the text can go in ?message= instead) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1496,6 +1509,15 @@ export interface operations {
             };
             /** @description More than MAX_BATCH_MESSAGES, or the body is too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A body that is neither application/json nor application/x-ndjson */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1613,7 +1635,7 @@ export interface operations {
                 from_offset?: number;
                 max?: number;
                 max_bytes?: number;
-                /** @description Long poll: hold the request up to this long (≤ MAX_WAIT_MS) for a message */
+                /** @description Long poll: hold the request up to this long (ms) for a message. Values above MAX_WAIT_MS (default 30000) are held to MAX_WAIT_MS; the Wait-Ms-Used header answers the wait used */
                 wait_ms?: number;
             };
             header?: never;
@@ -1629,6 +1651,8 @@ export interface operations {
             /** @description Messages from the offset on (possibly none) */
             200: {
                 headers: {
+                    /** @description The wait this request used: wait_ms, held to at most MAX_WAIT_MS */
+                    "Wait-Ms-Used"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1689,7 +1713,7 @@ export interface operations {
             query?: {
                 max?: number;
                 max_bytes?: number;
-                /** @description Long poll: hold the request up to this long (≤ MAX_WAIT_MS) for a message */
+                /** @description Long poll: hold the request up to this long (ms) for a message. Values above MAX_WAIT_MS (default 30000) are held to MAX_WAIT_MS; the Wait-Ms-Used header answers the wait used */
                 wait_ms?: number;
                 /** @description Partition (default: 0, or the whole topic where noted) */
                 partition?: number;
@@ -1707,6 +1731,8 @@ export interface operations {
             /** @description Messages (an empty list when none arrived in time) */
             200: {
                 headers: {
+                    /** @description The wait this request used: wait_ms, held to at most MAX_WAIT_MS */
+                    "Wait-Ms-Used"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2308,7 +2334,7 @@ export interface operations {
         parameters: {
             query?: {
                 max?: number;
-                /** @description Long poll: wait up to this long (≤ MAX_WAIT_MS) */
+                /** @description Long poll: hold the request up to this long (ms) for a message. Values above MAX_WAIT_MS (default 30000) are held to MAX_WAIT_MS; the Wait-Ms-Used header answers the wait used */
                 wait_ms?: number;
                 /** @description Lease length (default: the group's lease_ms) */
                 lease_ms?: number;
@@ -2329,6 +2355,8 @@ export interface operations {
             /** @description Leased messages (possibly none) */
             200: {
                 headers: {
+                    /** @description The wait this request used: wait_ms, held to at most MAX_WAIT_MS */
+                    "Wait-Ms-Used"?: number;
                     [name: string]: unknown;
                 };
                 content: {
