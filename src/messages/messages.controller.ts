@@ -68,6 +68,7 @@ export class MessagesController {
   @ApiOkResponse({ type: ProduceResponse, description: 'Stored (durable per FSYNC)' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'Topic missing and AUTO_CREATE_TOPICS=false' })
   @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'Message larger than MAX_MESSAGE_BYTES' })
+  @ApiResponse({ status: 414, type: ErrorBody, description: 'URL and headers over 16 KiB, usually a long ?message=: send it in a JSON body' })
   @ApiUnsupportedMediaTypeResponse({ type: ErrorBody, description: 'A body that is not application/json (the text can go in ?message= instead)' })
   @ApiServiceUnavailableResponse({ type: ErrorBody, description: 'Disk full, write error or back-pressure; retry after Retry-After' })
   async produce(

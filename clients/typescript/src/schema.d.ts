@@ -1402,6 +1402,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description URL and headers over 16 KiB, usually a long ?message=: send it in a JSON body */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A body that is not application/json (the text can go in ?message= instead) */
             415: {
                 headers: {
