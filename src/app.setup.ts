@@ -7,6 +7,7 @@ import { Logger } from 'nestjs-pino';
 import { refuseOversizedBodies } from './common/http/body-limit';
 import { closeConnectionsWhileDraining } from './common/http/drain';
 import { answerClientErrorsWithJson } from './common/http/client-errors';
+import { refuseUnsupportedBodies } from './common/http/content-type';
 import { ApiExceptionFilter } from './common/filters/api-exception.filter';
 import { BoundedValidationPipe } from './common/pipes/bounded-validation.pipe';
 import { APP_CONFIG, type AppConfig } from './config/app-config';
@@ -24,9 +25,10 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   // Swagger UI needs inline scripts and styles; everything else gets helmet's strict defaults.
   app.use(helmet({ contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } } }));
   if (config.corsOrigins.length > 0) {
-    app.enableCors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, exposedHeaders: ['Retry-After', 'X-Request-Id'] });
+    app.enableCors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, exposedHeaders: ['Retry-After', 'X-Request-Id', 'Wait-Ms-Used'] });
   }
   app.use(refuseOversizedBodies(config.maxBodyBytes));
+  app.use(refuseUnsupportedBodies());
   app.useBodyParser('json', { limit: config.maxBodyBytes });
   // NDJSON batches (one message per line) arrive as text and are split by the batch route.
   app.useBodyParser('text', { type: 'application/x-ndjson', limit: config.maxBodyBytes });

@@ -20,6 +20,7 @@ import { ApiAuth } from '../auth/api-auth.decorator';
 import { Requires } from '../auth/requires.decorator';
 import { ErrorBody } from '../common/errors';
 import { OffsetPipe, TopicNamePipe } from '../common/pipes/name.pipes';
+import { announceWait, WAIT_MS_QUERY, WAIT_MS_USED_HEADER, WaitMsPipe } from '../common/pipes/wait-ms.pipe';
 import { assertGroupName } from '../storage/consumer-groups';
 import { StorageError } from '../storage/errors';
 import {
@@ -123,19 +124,21 @@ export class GroupsController {
   @Requires('consume')
   @ApiParam(GROUP)
   @ApiQuery({ name: 'max', required: false, schema: { type: 'integer', minimum: 1, maximum: GROUP_LIMITS.maxReceive, default: 10 } })
-  @ApiQuery({ name: 'wait_ms', required: false, description: 'Long poll: wait up to this long (≤ MAX_WAIT_MS)', schema: { type: 'integer', minimum: 0, default: 0 } })
+  @ApiQuery(WAIT_MS_QUERY)
   @ApiQuery({ name: 'lease_ms', required: false, description: "Lease length (default: the group's lease_ms)", schema: { type: 'integer', minimum: 1, maximum: GROUP_LIMITS.maxLeaseMs } })
   @ApiQuery({ name: 'partition', required: false, description: 'Only this partition (default: all)', schema: { type: 'integer', minimum: 0 } })
-  @ApiOkResponse({ type: ReceiveResponse, description: 'Leased messages (possibly none)' })
+  @ApiOkResponse({ type: ReceiveResponse, description: 'Leased messages (possibly none)', headers: WAIT_MS_USED_HEADER })
   @ApiServiceUnavailableResponse({ type: ErrorBody, description: 'Could not store the leases, or too many waiting receives; retry' })
   receive(
     @Param('topic', TopicNamePipe) topic: string,
     @Param('group', GroupNamePipe) group: string,
     @Query('max', new OffsetPipe('max', 10, GROUP_LIMITS.maxReceive)) max: number,
-    @Query('wait_ms', new OffsetPipe('wait_ms', 0, 300_000)) waitMs: number,
+    @Query('wait_ms', WaitMsPipe) waitMs: number,
     @Query('lease_ms', new OffsetPipe('lease_ms', -1, GROUP_LIMITS.maxLeaseMs)) leaseMs: number,
     @Query('partition', new OffsetPipe('partition', -1, 1023)) partition: number,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<ReceiveResponse> {
+    announceWait(res, waitMs);
     return this.groups.receive(topic, group, {
       max: Math.max(1, max),
       waitMs,

@@ -65,8 +65,9 @@ export class BatchItemResult {
 }
 
 export class ProduceBatchResponse {
-  /** Offset of each message in request order (-1 for a rejected one). */
-  message_ids!: number[];
+  /** Offset of each message in request order; null for a message that was not stored (see `results`). */
+  @ApiProperty({ type: 'array', items: { type: 'integer', nullable: true } })
+  message_ids!: (number | null)[];
   /** Partition of the first stored message. */
   partition!: number;
   /** Offset of the first stored message when all went to one partition. */

@@ -17,12 +17,14 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
   ApiUnprocessableEntityResponse,
+  ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiAuth } from '../auth/api-auth.decorator';
 import { Requires } from '../auth/requires.decorator';
 import { ErrorBody, NoNewMessages } from '../common/errors';
 import { ConsumerIdPipe, OffsetPipe, OptionalIntPipe, TopicNamePipe } from '../common/pipes/name.pipes';
+import { announceWait, WAIT_MS_QUERY, WAIT_MS_USED_HEADER, WaitMsPipe } from '../common/pipes/wait-ms.pipe';
 import {
   AckResponse,
   CommitBody,
@@ -43,7 +45,6 @@ import { ProduceBatchBodyPipe, ProduceBodyPipe } from './produce-body.pipes';
 const TOPIC = { name: 'topic', description: 'Topic name: [A-Za-z0-9._-]{1,249}', example: 'my-topic' };
 const CONSUMER_Q = { name: 'consumer_id', description: 'Consumer id: [A-Za-z0-9._:@-]{1,255}', example: 'my-consumer' };
 const PARTITION_Q = { name: 'partition', required: false, description: 'Partition (default: 0, or the whole topic where noted)', schema: { type: 'integer', minimum: 0 } };
-const WAIT_Q = { name: 'wait_ms', required: false, description: 'Long poll: hold the request up to this long (≤ MAX_WAIT_MS) for a message', schema: { type: 'integer', minimum: 0, default: 0 } };
 const IDEMPOTENCY = {
   name: 'Idempotency-Key',
   required: false,
@@ -76,6 +77,8 @@ export class MessagesController {
   @ApiNotFoundResponse({ type: ErrorBody, description: 'Topic missing and AUTO_CREATE_TOPICS=false' })
   @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'Message larger than MAX_MESSAGE_BYTES' })
   @ApiUnprocessableEntityResponse({ type: ErrorBody, description: 'Idempotency-Key already used for a different request (IDEMPOTENCY_KEY_REUSED)' })
+  @ApiResponse({ status: 414, type: ErrorBody, description: 'URL and headers over 16 KiB, usually a long ?message=: send it in a JSON body' })
+  @ApiUnsupportedMediaTypeResponse({ type: ErrorBody, description: 'A body that is not application/json (the text can go in ?message= instead)' })
   @ApiServiceUnavailableResponse({ type: ErrorBody, description: 'Disk full, write error or back-pressure; retry after Retry-After' })
   async produce(
     @Param('topic', TopicNamePipe) topic: string,
@@ -106,6 +109,7 @@ export class MessagesController {
   @ApiNotFoundResponse({ type: ErrorBody, description: 'Topic missing and AUTO_CREATE_TOPICS=false' })
   @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'More than MAX_BATCH_MESSAGES, or the body is too large' })
   @ApiUnprocessableEntityResponse({ type: ErrorBody, description: 'Idempotency-Key already used for a different request (IDEMPOTENCY_KEY_REUSED)' })
+  @ApiUnsupportedMediaTypeResponse({ type: ErrorBody, description: 'A body that is neither application/json nor application/x-ndjson' })
   @ApiServiceUnavailableResponse({ type: ErrorBody, description: 'Disk full, write error or back-pressure' })
   async produceBatch(
     @Param('topic', TopicNamePipe) topic: string,
@@ -130,15 +134,17 @@ export class MessagesController {
   @Requires('consume')
   @ApiQuery(CONSUMER_Q)
   @ApiQuery(PARTITION_Q)
-  @ApiQuery(WAIT_Q)
-  @ApiOkResponse({ type: PolledMessage, description: 'The next message for this consumer (the seed shape)' })
-  @ApiNotFoundResponse({ type: ErrorBody, description: 'No new messages, or no such topic' })
+  @ApiQuery(WAIT_MS_QUERY)
+  @ApiOkResponse({ type: PolledMessage, description: 'The next message for this consumer (the seed shape)', headers: WAIT_MS_USED_HEADER })
+  @ApiNotFoundResponse({ type: ErrorBody, description: 'No new messages, or no such topic', headers: WAIT_MS_USED_HEADER })
   async poll(
     @Param('topic', TopicNamePipe) topic: string,
     @Query('consumer_id', ConsumerIdPipe) consumerId: string,
     @Query('partition', new OptionalIntPipe('partition', 1023)) partition: number | undefined,
-    @Query('wait_ms', new OffsetPipe('wait_ms', 0, 300_000)) waitMs: number,
+    @Query('wait_ms', WaitMsPipe) waitMs: number,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<PolledMessage> {
+    announceWait(res, waitMs);
     const m = await this.messages.poll(topic, consumerId, partition, waitMs);
     if (!m) throw new NoNewMessages();
     return m;
@@ -176,9 +182,9 @@ export class MessagesController {
   @ApiQuery({ name: 'from_offset', required: false, schema: { type: 'integer', minimum: 0, default: 0 } })
   @ApiQuery({ name: 'max', required: false, schema: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } })
   @ApiQuery({ name: 'max_bytes', required: false, schema: { type: 'integer', minimum: 1, default: 1048576 } })
-  @ApiQuery(WAIT_Q)
+  @ApiQuery(WAIT_MS_QUERY)
   @ApiProduces('application/json', 'application/x-ndjson')
-  @ApiOkResponse({ type: FetchResponse, description: 'Messages from the offset on (possibly none)' })
+  @ApiOkResponse({ type: FetchResponse, description: 'Messages from the offset on (possibly none)', headers: WAIT_MS_USED_HEADER })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic or partition' })
   async fetch(
     @Param('topic', TopicNamePipe) topic: string,
@@ -186,10 +192,11 @@ export class MessagesController {
     @Query('from_offset', new OffsetPipe('from_offset', 0)) fromOffset: number,
     @Query('max', new OffsetPipe('max', 100, 10_000)) max: number,
     @Query('max_bytes', new OffsetPipe('max_bytes', 1024 * 1024, 64 * 1024 * 1024)) maxBytes: number,
-    @Query('wait_ms', new OffsetPipe('wait_ms', 0, 300_000)) waitMs: number,
+    @Query('wait_ms', WaitMsPipe) waitMs: number,
     @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) res: Response,
   ): Promise<FetchResponse | void> {
+    announceWait(res, waitMs);
     const page = await this.messages.fetch(topic, partition, fromOffset, Math.max(max, 1), Math.max(maxBytes, 1), waitMs);
     if (accept?.includes('application/x-ndjson')) {
       res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
@@ -214,8 +221,8 @@ export class MessagesController {
   @ApiQuery(PARTITION_Q)
   @ApiQuery({ name: 'max', required: false, schema: { type: 'integer', minimum: 1, maximum: 10000, default: 100 } })
   @ApiQuery({ name: 'max_bytes', required: false, schema: { type: 'integer', minimum: 1, default: 1048576 } })
-  @ApiQuery(WAIT_Q)
-  @ApiOkResponse({ type: MessageListResponse, description: 'Messages (an empty list when none arrived in time)' })
+  @ApiQuery(WAIT_MS_QUERY)
+  @ApiOkResponse({ type: MessageListResponse, description: 'Messages (an empty list when none arrived in time)', headers: WAIT_MS_USED_HEADER })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
   async pollMany(
     @Param('topic', TopicNamePipe) topic: string,
@@ -223,8 +230,10 @@ export class MessagesController {
     @Query('partition', new OptionalIntPipe('partition', 1023)) partition: number | undefined,
     @Query('max', new OffsetPipe('max', 100, 10_000)) max: number,
     @Query('max_bytes', new OffsetPipe('max_bytes', 1024 * 1024, 64 * 1024 * 1024)) maxBytes: number,
-    @Query('wait_ms', new OffsetPipe('wait_ms', 0, 300_000)) waitMs: number,
+    @Query('wait_ms', WaitMsPipe) waitMs: number,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<MessageListResponse> {
+    announceWait(res, waitMs);
     return { messages: await this.messages.pollMany(topic, consumerId, partition, Math.max(max, 1), Math.max(maxBytes, 1), waitMs) };
   }
 
@@ -242,9 +251,7 @@ export class MessagesController {
     @Param('consumer_id', ConsumerIdPipe) consumerId: string,
     @Body() body: CommitBody,
   ): Promise<CursorResponse> {
-    const partition = body.partition ?? 0;
-    await this.messages.ack(topic, consumerId, body.offset, partition);
-    return this.messages.cursor(topic, consumerId, partition);
+    return this.messages.commit(topic, consumerId, body.offset, body.partition ?? 0);
   }
 
   /** Every consumer with a committed cursor on this topic. */

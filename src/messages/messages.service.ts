@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import type { CursorView, SeekTarget } from '../storage/broker';
 import { requestFingerprint } from '../storage/producer-marker';
+import { StorageError } from '../storage/errors';
 import { type ProducerRecord, type StoredRecord } from '../storage/record-batch';
 import { StorageService } from '../storage/storage.service';
 import { type MessageLimits, type MessageView, requireProducerRecord, toMessageView, toProducerRecord } from './message-codec';
@@ -87,7 +88,8 @@ export class MessagesService {
     const stored = await this.broker.produce(topic, records, { autoCreate: this.config.autoCreateTopics, partition, partial: true, idempotency });
     if (!stored.replayed) this.countProduced(topic, records.length - stored.rejected.length, stored.valueBytes);
     const engineRejected = new Map(stored.rejected.map((x) => [x.index, x]));
-    const ids = new Array<number>(inputs.length);
+    // null marks a message that was not stored (its `results` entry says why): never a number that looks like an offset.
+    const ids = new Array<number | null>(inputs.length);
     let failed = 0;
     let firstPartition = -1;
     let onePartition = true;
@@ -95,15 +97,16 @@ export class MessagesService {
     for (let i = 0; i < inputs.length; i++) {
       const slot = slots[i];
       if (typeof slot === 'string' || engineRejected.has(slot)) {
-        ids[i] = -1;
+        ids[i] = null;
         failed++;
         continue;
       }
-      ids[i] = stored.offsets[slot];
+      const offset = stored.offsets[slot];
+      ids[i] = offset;
       const p = stored.placement[slot];
       if (firstPartition < 0) {
         firstPartition = p;
-        baseOffset = ids[i];
+        baseOffset = offset;
       } else if (p !== firstPartition) onePartition = false;
     }
     const body: ProduceBatchResponse = { message_ids: ids, partition: firstPartition >= 0 ? firstPartition : (partition ?? 0) };
@@ -115,7 +118,7 @@ export class MessagesService {
         if (typeof slot === 'string') return { status: 400, detail: slot };
         const x = engineRejected.get(slot);
         if (x) return { status: x.code === 'MESSAGE_TOO_LARGE' ? 413 : 400, detail: x.detail };
-        return { status: 200, message_id: ids[i], partition: stored.placement[slot] };
+        return { status: 200, message_id: stored.offsets[slot], partition: stored.placement[slot] };
       });
     }
     return { status: failed > 0 ? 207 : 200, body, replayed: stored.replayed };
@@ -195,6 +198,23 @@ export class MessagesService {
 
   ack(topic: string, consumerId: string, offset: number, partition: number): Promise<void> {
     return this.broker.ack(topic, consumerId, offset, partition);
+  }
+
+  /** The commit route: an ack by offset, refused in the words of the route that was called. */
+  async commit(topic: string, consumerId: string, offset: number, partition: number): Promise<CursorResponse> {
+    try {
+      await this.broker.ack(topic, consumerId, offset, partition);
+    } catch (err) {
+      if (!(err instanceof StorageError) || err.code !== 'OFFSET_OUT_OF_RANGE') throw err;
+      const end = this.broker.cursor(topic, consumerId, partition).logEndOffset;
+      throw new StorageError(
+        'OFFSET_OUT_OF_RANGE',
+        `Cannot commit offset ${offset} of '${topic}' partition ${partition}: ` +
+          (end === 0 ? 'the partition is empty' : `its messages run from 0 to ${end - 1}`) +
+          '. Commit the offset of the last message you processed (the cursor moves to offset + 1)',
+      );
+    }
+    return this.cursor(topic, consumerId, partition);
   }
 
   cursor(topic: string, consumerId: string, partition: number): CursorResponse {

@@ -2,6 +2,9 @@
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import type { TopicInfo } from '../storage/broker';
 
+/** One message for every way a partition count can be wrong. */
+const PARTITIONS_RULE = { message: 'partitions must be an integer from 1 to 1024' };
+
 export class CreateTopicBody {
   /**
    * Topic name: 1-249 characters from [A-Za-z0-9._-], not "." or "..".
@@ -15,9 +18,9 @@ export class CreateTopicBody {
    * @example 1
    */
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1024)
+  @IsInt(PARTITIONS_RULE)
+  @Min(1, PARTITIONS_RULE)
+  @Max(1024, PARTITIONS_RULE)
   partitions?: number;
 
   /** Delete this topic's sealed segments older than this (ms); the broker's RETENTION_MS when absent. */
@@ -35,9 +38,9 @@ export class CreateTopicBody {
 
 export class UpdateTopicBody {
   /** New partition count: partitions can grow, never shrink. */
-  @IsInt()
-  @Min(1)
-  @Max(1024)
+  @IsInt(PARTITIONS_RULE)
+  @Min(1, PARTITIONS_RULE)
+  @Max(1024, PARTITIONS_RULE)
   partitions!: number;
 }
 
@@ -45,9 +48,9 @@ export class UpdateTopicBody {
 export class CreateTopicOptions {
   /** Number of partitions (default 1). */
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1024)
+  @IsInt(PARTITIONS_RULE)
+  @Min(1, PARTITIONS_RULE)
+  @Max(1024, PARTITIONS_RULE)
   partitions?: number;
 }
 
@@ -79,8 +82,20 @@ export class TopicView {
 }
 
 export class CreateTopicResponse {
-  /** "created", or "exists" when the topic was already there (create is idempotent). */
+  /** "created", or "exists" when the topic was already there with the settings asked for. */
   status!: string;
+  topic!: TopicView;
+}
+
+/** 409 from a create: the topic exists with other settings, and is shown as it is. */
+export class TopicExistsError {
+  /** What differs, and what to do instead. */
+  detail!: string;
+  /** @example "TOPIC_EXISTS" */
+  code!: string;
+  /** @example 409 */
+  status!: number;
+  /** The existing topic, unchanged. */
   topic!: TopicView;
 }
 

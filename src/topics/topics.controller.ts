@@ -1,5 +1,5 @@
 // Topic administration: create (seed route and JSON), list, describe, delete.
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, Res } from '@nestjs/common';
+import { Body, ConflictException, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthenticatedRequest } from '../auth/auth.guard';
@@ -7,12 +7,14 @@ import { Requires } from '../auth/requires.decorator';
 import { ApiAuth } from '../auth/api-auth.decorator';
 import { ErrorBody } from '../common/errors';
 import { TopicNamePipe } from '../common/pipes/name.pipes';
+import type { TopicInfo } from '../storage/broker';
 import { StorageService } from '../storage/storage.service';
 import {
   CreateTopicBody,
   CreateTopicOptions,
   CreateTopicResponse,
   DeleteTopicResponse,
+  TopicExistsError,
   TopicListResponse,
   TopicView,
   toTopicView,
@@ -27,18 +29,24 @@ const TOPIC_PARAM = { name: 'topic', description: 'Topic name: [A-Za-z0-9._-]{1,
 export class TopicsController {
   constructor(private readonly storage: StorageService) {}
 
-  /** Creates a topic from a JSON body. Answers 201 when created, 200 when it already existed. */
+  /**
+   * Creates a topic from a JSON body. Answers 201 when created, 200 when it already exists with the settings
+   * asked for, 409 (with the existing topic) when it exists with another partition count or retention: like
+   * Kafka's TOPIC_ALREADY_EXISTS, a create never changes a topic. Settings left out are not compared.
+   */
   @Post()
   @ApiOperation({ operationId: 'createTopic' })
   @Requires('admin')
   @ApiCreatedResponse({ type: CreateTopicResponse, description: 'Created' })
-  @ApiOkResponse({ type: CreateTopicResponse, description: 'Already existed (status "exists")' })
+  @ApiOkResponse({ type: CreateTopicResponse, description: 'Already existed with these settings (status "exists")' })
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid name or partition count' })
+  @ApiConflictResponse({ type: TopicExistsError, description: 'Exists with other settings (the body names the topic as it is)' })
   async create(@Body() body: CreateTopicBody, @Res({ passthrough: true }) res: Response): Promise<CreateTopicResponse> {
     const { created, topic } = await this.storage.broker.createTopic(new TopicNamePipe().transform(body.name), body.partitions ?? 1, {
       retentionMs: body.retention_ms,
       retentionBytes: body.retention_bytes,
     });
+    if (!created) refuseOtherSettings(topic, body);
     res.status(created ? 201 : 200);
     return { status: created ? 'created' : 'exists', topic: toTopicView(topic) };
   }
@@ -54,7 +62,10 @@ export class TopicsController {
     return { topics: topics.map(toTopicView) };
   }
 
-  /** The seed's create route: creates the topic if needed (idempotent). */
+  /**
+   * The seed's create route: creates the topic if needed (idempotent without a body). A `partitions` that differs
+   * from an existing topic's count is a 409, as on `POST /topics`.
+   */
   @Post(':topic/create')
   @HttpCode(200)
   @ApiOperation({ operationId: 'createTopicByName' })
@@ -63,11 +74,13 @@ export class TopicsController {
   @ApiBody({ type: CreateTopicOptions, required: false })
   @ApiOkResponse({ type: CreateTopicResponse, description: 'Created, or already there (status "exists")' })
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid topic name' })
+  @ApiConflictResponse({ type: TopicExistsError, description: 'Exists with another partition count (the body names the topic as it is)' })
   async createByName(
     @Param('topic', TopicNamePipe) topic: string,
     @Body() options: CreateTopicOptions,
   ): Promise<CreateTopicResponse> {
     const { created, topic: info } = await this.storage.broker.createTopic(topic, options?.partitions ?? 1);
+    if (!created) refuseOtherSettings(info, options ?? {});
     return { status: created ? 'created' : 'exists', topic: toTopicView(info) };
   }
 
@@ -108,4 +121,31 @@ export class TopicsController {
     await this.storage.broker.deleteTopic(topic);
     return { status: 'deleted' };
   }
+}
+
+/**
+ * A create of an existing topic must not silently drop what it asked for: each setting given that differs from
+ * the topic's is named in a 409 whose body carries the topic as it is (Kafka's TOPIC_ALREADY_EXISTS).
+ */
+function refuseOtherSettings(topic: TopicInfo, asked: { partitions?: number; retention_ms?: number; retention_bytes?: number }): void {
+  const differences: string[] = [];
+  if (asked.partitions !== undefined && asked.partitions !== topic.partitions) {
+    differences.push(`${topic.partitions} partitions (asked for ${asked.partitions})`);
+  }
+  if (asked.retention_ms !== undefined && asked.retention_ms !== topic.retentionMs) {
+    differences.push(`retention_ms ${topic.retentionMs ?? 'unset'} (asked for ${asked.retention_ms})`);
+  }
+  if (asked.retention_bytes !== undefined && asked.retention_bytes !== topic.retentionBytes) {
+    differences.push(`retention_bytes ${topic.retentionBytes ?? 'unset'} (asked for ${asked.retention_bytes})`);
+  }
+  if (differences.length === 0) return;
+  const body: TopicExistsError = {
+    detail:
+      `Topic '${topic.name}' already exists with ${differences.join(', ')}. ` +
+      `Use it as it is, add partitions with PATCH /topics/${topic.name}, or delete it first`,
+    code: 'TOPIC_EXISTS',
+    status: 409,
+    topic: toTopicView(topic),
+  };
+  throw new ConflictException(body);
 }

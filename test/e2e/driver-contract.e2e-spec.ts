@@ -102,8 +102,11 @@ describe.each([embedded(), jetstream()])('storage driver contract: $name', (back
   it('creates topics idempotently', async () => {
     const first = await request(t.url).post('/topics').send({ name: 'idem', partitions: 2 }).expect(201);
     expect(first.body).toMatchObject({ status: 'created', topic: { name: 'idem', partitions: 2 } });
-    const again = await request(t.url).post('/topics').send({ name: 'idem', partitions: 5 }).expect(200);
+    const again = await request(t.url).post('/topics').send({ name: 'idem', partitions: 2 }).expect(200);
     expect(again.body).toMatchObject({ status: 'exists', topic: { name: 'idem', partitions: 2 } });
+    // Other settings are a conflict that names the topic as it is, never a silent "exists".
+    const other = await request(t.url).post('/topics').send({ name: 'idem', partitions: 5 }).expect(409);
+    expect(other.body).toMatchObject({ code: 'TOPIC_EXISTS', topic: { name: 'idem', partitions: 2 } });
     await request(t.url).post('/topics/idem/create').expect(200).expect((r) => expect(r.body.status).toBe('exists'));
     const list = await request(t.url).get('/topics').expect(200);
     expect(list.body.topics.map((x: { name: string }) => x.name)).toEqual(expect.arrayContaining(['idem', 'seed.topic_1']));

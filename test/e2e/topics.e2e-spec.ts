@@ -20,6 +20,24 @@ describe('topics', () => {
     expect(again.body.status).toBe('exists');
   });
 
+  it('answers 409 with the existing topic when a create asks for other settings, and changes nothing', async () => {
+    await request(t.url).post('/topics').send({ name: 'sized', partitions: 1, retention_ms: 60000 }).expect(201);
+    const more = await request(t.url).post('/topics').send({ name: 'sized', partitions: 4 }).expect(409);
+    expect(more.body).toMatchObject({ code: 'TOPIC_EXISTS', status: 409, topic: { name: 'sized', partitions: 1, retention_ms: 60000 } });
+    expect(more.body.detail).toBe(
+      "Topic 'sized' already exists with 1 partitions (asked for 4). Use it as it is, add partitions with PATCH /topics/sized, or delete it first",
+    );
+    const retention = await request(t.url).post('/topics').send({ name: 'sized', retention_ms: 1000 }).expect(409);
+    expect(retention.body.detail).toContain('retention_ms 60000 (asked for 1000)');
+    await request(t.url).post('/topics/sized/create').send({ partitions: 2 }).expect(409);
+    // The same settings, or none, are still an idempotent 200; the seed's create without a body too.
+    await request(t.url).post('/topics').send({ name: 'sized', partitions: 1, retention_ms: 60000 }).expect(200);
+    await request(t.url).post('/topics').send({ name: 'sized' }).expect(200);
+    await request(t.url).post('/topics/sized/create').expect(200);
+    await request(t.url).post('/topics/sized/create').send({ partitions: 1 }).expect(200);
+    expect((await request(t.url).get('/topics/sized').expect(200)).body).toMatchObject({ partitions: 1, retention_ms: 60000 });
+  });
+
   it('rejects bad create bodies with 400 JSON', async () => {
     for (const body of [{}, { name: '..' }, { name: 'ok', partitions: 0 }, { name: 'ok', partitions: 'x' }, { name: 'ok', extra: 1 }]) {
       const res = await request(t.url).post('/topics').send(body).expect(400);

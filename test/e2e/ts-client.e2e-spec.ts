@@ -186,7 +186,7 @@ describe('TypeScript client', () => {
     const rejected = err as BatchPartlyRejected;
     expect(rejected.status).toBe(207);
     expect(rejected.results.map((r) => r.status)).toEqual([200, 400, 200]);
-    expect(rejected.messageIds).toEqual([0, -1, 1]);
+    expect(rejected.messageIds).toEqual([0, null, 1]);
     expect((await collect(broker.consumer('ts-207', 'c', { stopWhenIdle: true }))).map((m) => m.data)).toEqual(['ok-1', 'ok-2']);
   });
 

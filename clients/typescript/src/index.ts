@@ -115,7 +115,8 @@ export class BrokerError extends Error {
 /** A batch the broker answered 207: the valid messages are stored, the others are reported per message in `results`. */
 export class BatchPartlyRejected extends BrokerError {
   constructor(
-    readonly messageIds: number[],
+    /** Offset of each message in request order; null for one the broker did not store. */
+    readonly messageIds: (number | null)[],
     readonly results: BatchItemResult[],
   ) {
     const rejected = results.filter((r) => r.status !== 200);
@@ -197,7 +198,8 @@ export class Producer {
     const result = unwrap(answer);
     // 207: the valid messages are stored and `results` says which were not.
     if (answer.response.status === 207) throw new BatchPartlyRejected(result.message_ids, result.results ?? []);
-    return result.message_ids;
+    // A 200 stored every message, so every id is an offset (null only marks a rejected message in a 207).
+    return result.message_ids as number[];
   }
 
   private idempotencyHeader({ idempotencyKey }: SendOptions): { 'Idempotency-Key'?: string } {

@@ -31,7 +31,11 @@ export interface paths {
         /** Lists every topic with its message count. */
         get: operations["listTopics"];
         put?: never;
-        /** Creates a topic from a JSON body. Answers 201 when created, 200 when it already existed. */
+        /**
+         * Creates a topic from a JSON body. Answers 201 when created, 200 when it already exists with the settings
+         *     asked for, 409 (with the existing topic) when it exists with another partition count or retention: like
+         *     Kafka's TOPIC_ALREADY_EXISTS, a create never changes a topic. Settings left out are not compared.
+         */
         post: operations["createTopic"];
         delete?: never;
         options?: never;
@@ -48,7 +52,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The seed's create route: creates the topic if needed (idempotent). */
+        /**
+         * The seed's create route: creates the topic if needed (idempotent without a body). A `partitions` that differs
+         *     from an existing topic's count is a 409, as on `POST /topics`.
+         */
         post: operations["createTopicByName"];
         delete?: never;
         options?: never;
@@ -480,8 +487,18 @@ export interface components {
             partition_details: components["schemas"]["PartitionView"][];
         };
         CreateTopicResponse: {
-            /** @description "created", or "exists" when the topic was already there (create is idempotent). */
+            /** @description "created", or "exists" when the topic was already there with the settings asked for. */
             status: string;
+            topic: components["schemas"]["TopicView"];
+        };
+        TopicExistsError: {
+            /** @description What differs, and what to do instead. */
+            detail: string;
+            /** @example TOPIC_EXISTS */
+            code: string;
+            /** @example 409 */
+            status: number;
+            /** @description The existing topic, unchanged. */
             topic: components["schemas"]["TopicView"];
         };
         TopicListResponse: {
@@ -559,8 +576,8 @@ export interface components {
             detail?: string;
         };
         ProduceBatchResponse: {
-            /** @description Offset of each message in request order (-1 for a rejected one). */
-            message_ids: number[];
+            /** @description Offset of each message in request order; null for a message that was not stored (see `results`). */
+            message_ids: (number | null)[];
             /** @description Partition of the first stored message. */
             partition: number;
             /** @description Offset of the first stored message when all went to one partition. */
@@ -876,7 +893,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Already existed (status "exists") */
+            /** @description Already existed with these settings (status "exists") */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -919,6 +936,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Exists with other settings (the body names the topic as it is) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicExistsError"];
                 };
             };
             /** @description Rate limit for this key exceeded; retry after Retry-After */
@@ -982,6 +1008,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Exists with another partition count (the body names the topic as it is) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicExistsError"];
                 };
             };
             /** @description Rate limit for this key exceeded; retry after Retry-After */
@@ -1217,7 +1252,7 @@ export interface operations {
             query: {
                 /** @description Consumer id: [A-Za-z0-9._:@-]{1,255} */
                 consumer_id: string;
-                /** @description Long poll: hold the request up to this long (≤ MAX_WAIT_MS) for a message */
+                /** @description Long poll: hold the request up to this long (ms) for a message. Values above MAX_WAIT_MS (default 30000) are held to MAX_WAIT_MS; the Wait-Ms-Used header answers the wait used */
                 wait_ms?: number;
                 /** @description Partition (default: 0, or the whole topic where noted) */
                 partition?: number;
@@ -1234,6 +1269,8 @@ export interface operations {
             /** @description The next message for this consumer (the seed shape) */
             200: {
                 headers: {
+                    /** @description The wait this request used: wait_ms, held to at most MAX_WAIT_MS */
+                    "Wait-Ms-Used"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1270,6 +1307,8 @@ export interface operations {
             /** @description No new messages, or no such topic */
             404: {
                 headers: {
+                    /** @description The wait this request used: wait_ms, held to at most MAX_WAIT_MS */
+                    "Wait-Ms-Used"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1356,6 +1395,24 @@ export interface operations {
             };
             /** @description Message larger than MAX_MESSAGE_BYTES */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description URL and headers over 16 KiB, usually a long ?message=: send it in a JSON body */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A body that is not application/json (the text can go in ?message= instead) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1470,6 +1527,15 @@ export interface operations {
             };
             /** @description More than MAX_BATCH_MESSAGES, or the body is too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A body that is neither application/json nor application/x-ndjson */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1596,7 +1662,7 @@ export interface operations {
                 from_offset?: number;
                 max?: number;
                 max_bytes?: number;
-                /** @description Long poll: hold the request up to this long (≤ MAX_WAIT_MS) for a message */
+                /** @description Long poll: hold the request up to this long (ms) for a message. Values above MAX_WAIT_MS (default 30000) are held to MAX_WAIT_MS; the Wait-Ms-Used header answers the wait used */
                 wait_ms?: number;
             };
             header?: never;
@@ -1612,6 +1678,8 @@ export interface operations {
             /** @description Messages from the offset on (possibly none) */
             200: {
                 headers: {
+                    /** @description The wait this request used: wait_ms, held to at most MAX_WAIT_MS */
+                    "Wait-Ms-Used"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1672,7 +1740,7 @@ export interface operations {
             query?: {
                 max?: number;
                 max_bytes?: number;
-                /** @description Long poll: hold the request up to this long (≤ MAX_WAIT_MS) for a message */
+                /** @description Long poll: hold the request up to this long (ms) for a message. Values above MAX_WAIT_MS (default 30000) are held to MAX_WAIT_MS; the Wait-Ms-Used header answers the wait used */
                 wait_ms?: number;
                 /** @description Partition (default: 0, or the whole topic where noted) */
                 partition?: number;
@@ -1690,6 +1758,8 @@ export interface operations {
             /** @description Messages (an empty list when none arrived in time) */
             200: {
                 headers: {
+                    /** @description The wait this request used: wait_ms, held to at most MAX_WAIT_MS */
+                    "Wait-Ms-Used"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2291,7 +2361,7 @@ export interface operations {
         parameters: {
             query?: {
                 max?: number;
-                /** @description Long poll: wait up to this long (≤ MAX_WAIT_MS) */
+                /** @description Long poll: hold the request up to this long (ms) for a message. Values above MAX_WAIT_MS (default 30000) are held to MAX_WAIT_MS; the Wait-Ms-Used header answers the wait used */
                 wait_ms?: number;
                 /** @description Lease length (default: the group's lease_ms) */
                 lease_ms?: number;
@@ -2312,6 +2382,8 @@ export interface operations {
             /** @description Leased messages (possibly none) */
             200: {
                 headers: {
+                    /** @description The wait this request used: wait_ms, held to at most MAX_WAIT_MS */
+                    "Wait-Ms-Used"?: number;
                     [name: string]: unknown;
                 };
                 content: {
