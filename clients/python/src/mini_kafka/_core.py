@@ -203,7 +203,7 @@ def ack_call(topic: str, consumer_id: str, message_id: int, partition: Optional[
 
 def is_missing_topic(error: BaseException) -> bool:
     """A worker may start before its producers: a topic that does not exist yet counts as "nothing yet"."""
-    return isinstance(error, BrokerError) and error.status == 404
+    return isinstance(error, BrokerError) and error.status == 404 and error.code == "TOPIC_NOT_FOUND"
 
 
 # ---- groups -------------------------------------------------------------------------------------------------
