@@ -13,7 +13,7 @@ GROUP = os.environ.get("GROUP", "billing")
 STOP_WHEN_IDLE = os.environ.get("STOP_WHEN_IDLE") == "true"  # exit once caught up instead of waiting for more
 
 
-def process(order: dict) -> None:
+def process(order: dict[str, int]) -> None:
     if order.get("amount", 0) < 0:
         raise ValueError("negative amount")
 

@@ -1,5 +1,5 @@
 // The Python client's own pytest suite (clients/python/tests) against real brokers: one open, one with API keys.
-// Needs Debian's python3 with httpx, pytest, pytest-asyncio, yaml, setuptools, wheel and venv (.ci/run installs them);
+// Needs Debian's python3 with httpx, pytest, pytest-asyncio, yaml, setuptools, wheel, venv and mypy (.ci/run installs them);
 // a missing one fails this spec with the packages to install, rather than skipping it.
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -21,6 +21,7 @@ const MODULES: Record<string, string> = {
   setuptools: 'python3-setuptools',
   wheel: 'python3-wheel',
   ensurepip: 'python3-venv',
+  mypy: 'python3-mypy',
 };
 
 async function missingPackages(): Promise<string[]> {

@@ -5,13 +5,16 @@ tests/test_contract_drift.py checks each one against openapi.yaml, so the two ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, Generic, Optional, Tuple, Type, TypeVar
 
 from . import types as t
 
 
+R = TypeVar("R")
+
+
 @dataclass(frozen=True)
-class Operation:
+class Operation(Generic[R]):
     operation_id: str
     method: str
     path: str
@@ -20,7 +23,7 @@ class Operation:
     #: The TypedDict sent as the JSON body (named after its schema), if any.
     body: Optional[type] = None
     #: The TypedDict of the success answer (named after its schema); its keys are what the client reads.
-    response: Optional[type] = None
+    response: Optional[Type[R]] = None
 
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -45,7 +48,7 @@ GROUP_ACK = Operation("ackGroupMessages", "POST", "/topics/{topic}/groups/{group
 GROUP_NACK = Operation("nackGroupMessages", "POST", "/topics/{topic}/groups/{group}/nack", body=t.NackBody, response=t.LeaseResultsResponse)
 GROUP_EXTEND = Operation("extendGroupLeases", "POST", "/topics/{topic}/groups/{group}/extend", body=t.ExtendBody, response=t.LeaseResultsResponse)
 
-OPERATIONS: Tuple[Operation, ...] = (
+OPERATIONS: Tuple[Operation[Any], ...] = (
     CREATE_TOPIC, PRODUCE, PRODUCE_BATCH, POLL, ACK, GET_CURSOR,
     CONFIGURE_GROUP, GET_GROUP, RECEIVE, GROUP_ACK, GROUP_NACK, GROUP_EXTEND,
 )

@@ -10,14 +10,17 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Generic, Iterable, List, Mapping, Optional, Sequence, TypeVar, Union, cast
 from urllib.parse import quote
 
 import httpx
 
 from . import _contract as c
 from .errors import BatchPartlyRejected, BrokerError, error_from_response
-from .types import GroupMessage, LeaseResultResponse, PolledMessage, ProduceBody
+from .types import (
+    AckResponse, GroupMessage, LeaseResultResponse, LeaseResultsResponse, PolledMessage, ProduceBatchResponse, ProduceBody,
+    ProduceResponse,
+)
 
 #: Answers that mean "not now, try again": rate limited (429), or the broker is full, busy or draining (503).
 RETRY_STATUSES = frozenset({429, 503})
@@ -49,12 +52,9 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     def delay(self, attempt: int, retry_after: Optional[str]) -> float:
-        exponential = self.base_delay * 2 ** (attempt - 1)
+        exponential = self.base_delay * 2.0 ** (attempt - 1)
         backoff = exponential / 2 + random.random() * exponential / 2
         return min(self.max_delay, max(backoff, parse_retry_after(retry_after)))
-
-
-NO_RETRY = RetryPolicy(max_attempts=1)
 
 
 def parse_retry_after(value: Optional[str]) -> float:
@@ -62,7 +62,8 @@ def parse_retry_after(value: Optional[str]) -> float:
     if value is None or not value.strip():
         return 0.0
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
+        return max(0.0, seconds)
     except ValueError:
         pass
     try:
@@ -72,11 +73,14 @@ def parse_retry_after(value: Optional[str]) -> float:
     return max(0.0, when.timestamp() - time.time())
 
 
+R = TypeVar("R")
+
+
 @dataclass
-class Call:
+class Call(Generic[R]):
     """One logical request. Retries send this same object again, so its Idempotency-Key stays the same."""
 
-    op: c.Operation
+    op: c.Operation[R]
     path: Mapping[str, Union[str, int]]
     query: Dict[str, Any] = field(default_factory=dict)
     json: Any = None
@@ -159,11 +163,15 @@ def produce_body(message: Any, key: Optional[str] = None, headers: Optional[Mapp
     return body
 
 
-def produce_call(topic: str, message: Any, key: Optional[str], headers: Optional[Mapping[str, str]], partition: Optional[int], idempotency_key: Optional[str]) -> Call:
+def produce_call(
+    topic: str, message: Any, key: Optional[str], headers: Optional[Mapping[str, str]], partition: Optional[int], idempotency_key: Optional[str],
+) -> "Call[ProduceResponse]":
     return Call(c.PRODUCE, {"topic": topic}, json=produce_body(message, key, headers, partition), headers=_idem(idempotency_key))
 
 
-def batch_call(topic: str, messages: Iterable[Any], key: Optional[str], headers: Optional[Mapping[str, str]], partition: Optional[int], idempotency_key: Optional[str]) -> Call:
+def batch_call(
+    topic: str, messages: Iterable[Any], key: Optional[str], headers: Optional[Mapping[str, str]], partition: Optional[int], idempotency_key: Optional[str],
+) -> "Call[ProduceBatchResponse]":
     body = {"messages": [produce_body(m, key, headers) for m in messages]}
     return Call(c.PRODUCE_BATCH, {"topic": topic}, query={"partition": partition}, json=body, headers=_idem(idempotency_key))
 
@@ -172,8 +180,8 @@ def _idem(key: Optional[str]) -> Dict[str, str]:
     return {} if key is None else {c.IDEMPOTENCY_KEY: key}
 
 
-def batch_ids(response: httpx.Response) -> List[int]:
-    body = json_or_raise(response)
+def batch_ids(call: "Call[ProduceBatchResponse]", response: httpx.Response) -> List[int]:
+    body = answer(call, response)
     if response.status_code == 207:
         raise BatchPartlyRejected(body["message_ids"], body.get("results", []))
     return list(body["message_ids"])
@@ -182,22 +190,22 @@ def batch_ids(response: httpx.Response) -> List[int]:
 # ---- consume ------------------------------------------------------------------------------------------------
 
 
-def poll_call(topic: str, consumer_id: str, partition: Optional[int], wait_ms: Optional[int]) -> Call:
+def poll_call(topic: str, consumer_id: str, partition: Optional[int], wait_ms: Optional[int]) -> "Call[PolledMessage]":
     # wait_ms is sent only when asked for: the seed's poll stays exactly the seed's request.
     query = {"consumer_id": consumer_id, "partition": partition, "wait_ms": wait_ms}
     return Call(c.POLL, {"topic": topic}, query=query, hold=(wait_ms or 0) / 1000)
 
 
-def poll_result(response: httpx.Response) -> Optional[PolledMessage]:
+def poll_result(call: "Call[PolledMessage]", response: httpx.Response) -> Optional[PolledMessage]:
     if response.status_code == 404:
         error = error_from_response(response)
         if error.detail == NO_NEW_MESSAGES:
             return None
         raise error
-    return json_or_raise(response)
+    return answer(call, response)
 
 
-def ack_call(topic: str, consumer_id: str, message_id: int, partition: Optional[int]) -> Call:
+def ack_call(topic: str, consumer_id: str, message_id: int, partition: Optional[int]) -> "Call[AckResponse]":
     return Call(c.ACK, {"topic": topic, "message_id": message_id}, query={"consumer_id": consumer_id, "partition": partition})
 
 
@@ -218,16 +226,21 @@ def lease_ids(leases: Sequence[Lease]) -> List[str]:
     return ids
 
 
-def settle_results(response: httpx.Response) -> List[LeaseResultResponse]:
+def settle_results(call: "Call[LeaseResultsResponse]", response: httpx.Response) -> List[LeaseResultResponse]:
     """200: every lease succeeded; 207: several leases, some failed (see each status); a single failed lease
     is an error answer (409 LEASE_EXPIRED, 400 INVALID_LEASE) and raises."""
-    return list(json_or_raise(response)["results"])
+    return list(answer(call, response)["results"])
 
 
 def json_or_raise(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         raise error_from_response(response)
     return response.json()
+
+
+def answer(call: "Call[R]", response: httpx.Response) -> R:
+    """The success answer, typed by the call's operation (the drift test keeps that type true to openapi.yaml)."""
+    return cast(R, json_or_raise(response))
 
 
 OnRetry = Callable[[RetryEvent], None]

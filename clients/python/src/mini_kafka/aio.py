@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from typing import Any, AsyncIterator, List, Mapping, Optional, Sequence
+from typing import Any, AsyncIterator, List, Mapping, Optional, Sequence, TypeVar
 
 import httpx
 
 from . import _contract as c
 from ._core import (
     DEFAULT_TIMEOUT, Call, Lease, OnRetry, RetryEvent, RetryPolicy, ack_call, batch_call, batch_ids, client_headers,
-    is_missing_topic, json_or_raise, lease_ids, new_idempotency_key, poll_call, poll_result, produce_call,
+    R, answer, is_missing_topic, lease_ids, new_idempotency_key, poll_call, poll_result, produce_call,
     settle_results, should_retry,
 )
 from .errors import BrokerError, BrokerUnreachable
 from .types import CreateTopicResponse, CursorResponse, GroupMessage, GroupResponse, LeaseResultResponse, PolledMessage
+
+
+E = TypeVar("E")
 
 
 class _AsyncEndpoint:
@@ -42,13 +45,13 @@ class _AsyncEndpoint:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self):
+    async def __aenter__(self: E) -> E:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _send(self, call: Call) -> httpx.Response:
+    async def _send(self, call: Call[Any]) -> httpx.Response:
         for attempt in itertools.count(1):
             request = call.build(self._http, self.timeout)
             try:
@@ -70,8 +73,8 @@ class _AsyncEndpoint:
             self.on_retry(event)
         await asyncio.sleep(event.delay)
 
-    async def _call(self, call: Call) -> Any:
-        return json_or_raise(await self._send(call))
+    async def _call(self, call: Call[R]) -> R:
+        return answer(call, await self._send(call))
 
 
 class AsyncProducer(_AsyncEndpoint):
@@ -94,7 +97,7 @@ class AsyncProducer(_AsyncEndpoint):
         partition: Optional[int] = None, idempotency_key: Optional[str] = None,
     ) -> List[int]:
         call = batch_call(topic_name, messages, key, headers, partition, self._key(idempotency_key))
-        return batch_ids(await self._send(call))
+        return batch_ids(call, await self._send(call))
 
     async def create_topic(self, topic_name: str, partitions: Optional[int] = None) -> CreateTopicResponse:
         body = None if partitions is None else {"partitions": partitions}
@@ -122,7 +125,8 @@ class AsyncConsumer(_AsyncEndpoint):
         self.idle_max = max(idle_initial, idle_max)
 
     async def poll(self) -> Optional[PolledMessage]:
-        return poll_result(await self._send(poll_call(self.topic, self.consumer_id, self.partition, self.wait_ms)))
+        call = poll_call(self.topic, self.consumer_id, self.partition, self.wait_ms)
+        return poll_result(call, await self._send(call))
 
     async def acknowledge(self, message_id: int, partition: Optional[int] = None) -> None:
         await self._call(ack_call(self.topic, self.consumer_id, message_id, self.partition if partition is None else partition))
@@ -197,15 +201,18 @@ class AsyncGroupWorker(_AsyncEndpoint):
         return list((await self._call(Call(c.RECEIVE, self._path, query=query, hold=(wait or 0) / 1000)))["messages"])
 
     async def ack(self, *leases: Lease) -> List[LeaseResultResponse]:
-        return settle_results(await self._send(Call(c.GROUP_ACK, self._path, json={"lease_ids": lease_ids(leases)})))
+        call = Call(c.GROUP_ACK, self._path, json={"lease_ids": lease_ids(leases)})
+        return settle_results(call, await self._send(call))
 
     async def nack(self, *leases: Lease, delay_ms: int = 0) -> List[LeaseResultResponse]:
         body = {"lease_ids": lease_ids(leases), "delay_ms": delay_ms}
-        return settle_results(await self._send(Call(c.GROUP_NACK, self._path, json=body)))
+        call = Call(c.GROUP_NACK, self._path, json=body)
+        return settle_results(call, await self._send(call))
 
     async def extend(self, *leases: Lease, lease_ms: int) -> List[LeaseResultResponse]:
         body = {"lease_ids": lease_ids(leases), "lease_ms": lease_ms}
-        return settle_results(await self._send(Call(c.GROUP_EXTEND, self._path, json=body)))
+        call = Call(c.GROUP_EXTEND, self._path, json=body)
+        return settle_results(call, await self._send(call))
 
     async def __aiter__(self) -> AsyncIterator[GroupMessage]:
         idle = self.idle_initial

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Iterator, List, Mapping, Optional, Sequence, TypeVar
 
 import httpx
 
 from . import _contract as c
 from ._core import (
     DEFAULT_TIMEOUT, Call, Lease, OnRetry, RetryEvent, RetryPolicy, ack_call, batch_call, batch_ids, client_headers,
-    is_missing_topic, json_or_raise, lease_ids, new_idempotency_key, poll_call, poll_result, produce_call,
+    R, answer, is_missing_topic, lease_ids, new_idempotency_key, poll_call, poll_result, produce_call,
     settle_results, should_retry,
 )
 from .errors import BrokerError, BrokerUnreachable
 from .types import CreateTopicResponse, CursorResponse, GroupMessage, GroupResponse, LeaseResultResponse, PolledMessage
+
+
+E = TypeVar("E")
 
 
 class _Endpoint:
@@ -41,13 +44,13 @@ class _Endpoint:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self):
+    def __enter__(self: E) -> E:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(self, call: Call) -> httpx.Response:
+    def _send(self, call: Call[Any]) -> httpx.Response:
         for attempt in itertools.count(1):
             request = call.build(self._http, self.timeout)
             response: Optional[httpx.Response] = None
@@ -70,8 +73,8 @@ class _Endpoint:
             self.on_retry(event)
         time.sleep(event.delay)
 
-    def _call(self, call: Call) -> Any:
-        return json_or_raise(self._send(call))
+    def _call(self, call: Call[R]) -> R:
+        return answer(call, self._send(call))
 
 
 class Producer(_Endpoint):
@@ -102,7 +105,7 @@ class Producer(_Endpoint):
         """Appends many messages in one request (one write per partition); their offsets in order. Raises
         BatchPartlyRejected when the broker rejected some (the valid ones are stored)."""
         call = batch_call(topic_name, messages, key, headers, partition, self._key(idempotency_key))
-        return batch_ids(self._send(call))
+        return batch_ids(call, self._send(call))
 
     def create_topic(self, topic_name: str, partitions: Optional[int] = None) -> CreateTopicResponse:
         """Creates the topic; one that exists already is fine (``status`` is then "exists")."""
@@ -139,7 +142,8 @@ class Consumer(_Endpoint):
 
     def poll(self) -> Optional[PolledMessage]:
         """The next message, or None when caught up. Polling again without an ack answers the same message."""
-        return poll_result(self._send(poll_call(self.topic, self.consumer_id, self.partition, self.wait_ms)))
+        call = poll_call(self.topic, self.consumer_id, self.partition, self.wait_ms)
+        return poll_result(call, self._send(call))
 
     def acknowledge(self, message_id: int, partition: Optional[int] = None) -> None:
         """Commits the cursor past message_id (on the polled message's partition, for topics with several);
@@ -229,17 +233,20 @@ class GroupWorker(_Endpoint):
     def ack(self, *leases: Lease) -> List[LeaseResultResponse]:
         """Settles messages (GroupMessage dicts or lease ids) for good. One result per lease; a single lease
         that is no longer current raises BrokerError 409 LEASE_EXPIRED."""
-        return settle_results(self._send(Call(c.GROUP_ACK, self._path, json={"lease_ids": lease_ids(leases)})))
+        call = Call(c.GROUP_ACK, self._path, json={"lease_ids": lease_ids(leases)})
+        return settle_results(call, self._send(call))
 
     def nack(self, *leases: Lease, delay_ms: int = 0) -> List[LeaseResultResponse]:
         """Gives messages back, handed out again at once or after delay_ms (or dead-lettered past max_deliveries)."""
         body = {"lease_ids": lease_ids(leases), "delay_ms": delay_ms}
-        return settle_results(self._send(Call(c.GROUP_NACK, self._path, json=body)))
+        call = Call(c.GROUP_NACK, self._path, json=body)
+        return settle_results(call, self._send(call))
 
     def extend(self, *leases: Lease, lease_ms: int) -> List[LeaseResultResponse]:
         """Renews leases: each now ends lease_ms from now (``lease_expires_at`` in each result)."""
         body = {"lease_ids": lease_ids(leases), "lease_ms": lease_ms}
-        return settle_results(self._send(Call(c.GROUP_EXTEND, self._path, json=body)))
+        call = Call(c.GROUP_EXTEND, self._path, json=body)
+        return settle_results(call, self._send(call))
 
     def __iter__(self) -> Iterator[GroupMessage]:
         idle = self.idle_initial
