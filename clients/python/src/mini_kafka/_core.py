@@ -18,8 +18,7 @@ import httpx
 from . import _contract as c
 from .errors import BatchPartlyRejected, BrokerError, error_from_response
 from .types import (
-    AckResponse, GroupMessage, LeaseResultResponse, LeaseResultsResponse, PolledMessage, ProduceBatchResponse, ProduceBody,
-    ProduceResponse,
+    AckResponse, GroupMessage, PolledMessage, ProduceBatchResponse, ProduceBody, ProduceResponse,
 )
 
 #: Answers that mean "not now, try again": rate limited (429), or the broker is full, busy or draining (503).
@@ -224,12 +223,6 @@ def lease_ids(leases: Sequence[Lease]) -> List[str]:
     if not ids:
         raise ValueError("give at least one message or lease id")
     return ids
-
-
-def settle_results(call: "Call[LeaseResultsResponse]", response: httpx.Response) -> List[LeaseResultResponse]:
-    """200: every lease succeeded; 207: several leases, some failed (see each status); a single failed lease
-    is an error answer (409 LEASE_EXPIRED, 400 INVALID_LEASE) and raises."""
-    return list(answer(call, response)["results"])
 
 
 def json_or_raise(response: httpx.Response) -> Any:

@@ -11,9 +11,8 @@ import httpx
 
 from . import _contract as c
 from ._core import (
-    DEFAULT_TIMEOUT, Call, Lease, OnRetry, RetryEvent, RetryPolicy, ack_call, batch_call, batch_ids, client_headers,
-    R, answer, is_missing_topic, lease_ids, new_idempotency_key, poll_call, poll_result, produce_call,
-    settle_results, should_retry,
+    DEFAULT_TIMEOUT, Call, Lease, OnRetry, R, RetryEvent, RetryPolicy, ack_call, answer, batch_call, batch_ids,
+    client_headers, is_missing_topic, lease_ids, new_idempotency_key, poll_call, poll_result, produce_call, should_retry,
 )
 from .errors import BrokerError, BrokerUnreachable
 from .types import CreateTopicResponse, CursorResponse, GroupMessage, GroupResponse, LeaseResultResponse, PolledMessage
@@ -201,18 +200,15 @@ class AsyncGroupWorker(_AsyncEndpoint):
         return list((await self._call(Call(c.RECEIVE, self._path, query=query, hold=(wait or 0) / 1000)))["messages"])
 
     async def ack(self, *leases: Lease) -> List[LeaseResultResponse]:
-        call = Call(c.GROUP_ACK, self._path, json={"lease_ids": lease_ids(leases)})
-        return settle_results(call, await self._send(call))
+        return list((await self._call(Call(c.GROUP_ACK, self._path, json={"lease_ids": lease_ids(leases)})))["results"])
 
     async def nack(self, *leases: Lease, delay_ms: int = 0) -> List[LeaseResultResponse]:
         body = {"lease_ids": lease_ids(leases), "delay_ms": delay_ms}
-        call = Call(c.GROUP_NACK, self._path, json=body)
-        return settle_results(call, await self._send(call))
+        return list((await self._call(Call(c.GROUP_NACK, self._path, json=body)))["results"])
 
     async def extend(self, *leases: Lease, lease_ms: int) -> List[LeaseResultResponse]:
         body = {"lease_ids": lease_ids(leases), "lease_ms": lease_ms}
-        call = Call(c.GROUP_EXTEND, self._path, json=body)
-        return settle_results(call, await self._send(call))
+        return list((await self._call(Call(c.GROUP_EXTEND, self._path, json=body)))["results"])
 
     async def __aiter__(self) -> AsyncIterator[GroupMessage]:
         idle = self.idle_initial

@@ -10,9 +10,8 @@ import httpx
 
 from . import _contract as c
 from ._core import (
-    DEFAULT_TIMEOUT, Call, Lease, OnRetry, RetryEvent, RetryPolicy, ack_call, batch_call, batch_ids, client_headers,
-    R, answer, is_missing_topic, lease_ids, new_idempotency_key, poll_call, poll_result, produce_call,
-    settle_results, should_retry,
+    DEFAULT_TIMEOUT, Call, Lease, OnRetry, R, RetryEvent, RetryPolicy, ack_call, answer, batch_call, batch_ids,
+    client_headers, is_missing_topic, lease_ids, new_idempotency_key, poll_call, poll_result, produce_call, should_retry,
 )
 from .errors import BrokerError, BrokerUnreachable
 from .types import CreateTopicResponse, CursorResponse, GroupMessage, GroupResponse, LeaseResultResponse, PolledMessage
@@ -53,7 +52,6 @@ class _Endpoint:
     def _send(self, call: Call[Any]) -> httpx.Response:
         for attempt in itertools.count(1):
             request = call.build(self._http, self.timeout)
-            response: Optional[httpx.Response] = None
             try:
                 response = self._http.send(request)
             except httpx.TransportError as error:
@@ -231,22 +229,20 @@ class GroupWorker(_Endpoint):
         return list(self._call(Call(c.RECEIVE, self._path, query=query, hold=(wait or 0) / 1000))["messages"])
 
     def ack(self, *leases: Lease) -> List[LeaseResultResponse]:
-        """Settles messages (GroupMessage dicts or lease ids) for good. One result per lease; a single lease
-        that is no longer current raises BrokerError 409 LEASE_EXPIRED."""
-        call = Call(c.GROUP_ACK, self._path, json={"lease_ids": lease_ids(leases)})
-        return settle_results(call, self._send(call))
+        """Settles messages (GroupMessage dicts or lease ids) for good. One result per lease, also when some
+        failed (a 207: see each status); a single lease that is no longer current raises BrokerError 409
+        LEASE_EXPIRED. A retried ack answers ``already_acked``."""
+        return list(self._call(Call(c.GROUP_ACK, self._path, json={"lease_ids": lease_ids(leases)}))["results"])
 
     def nack(self, *leases: Lease, delay_ms: int = 0) -> List[LeaseResultResponse]:
         """Gives messages back, handed out again at once or after delay_ms (or dead-lettered past max_deliveries)."""
         body = {"lease_ids": lease_ids(leases), "delay_ms": delay_ms}
-        call = Call(c.GROUP_NACK, self._path, json=body)
-        return settle_results(call, self._send(call))
+        return list(self._call(Call(c.GROUP_NACK, self._path, json=body))["results"])
 
     def extend(self, *leases: Lease, lease_ms: int) -> List[LeaseResultResponse]:
         """Renews leases: each now ends lease_ms from now (``lease_expires_at`` in each result)."""
         body = {"lease_ids": lease_ids(leases), "lease_ms": lease_ms}
-        call = Call(c.GROUP_EXTEND, self._path, json=body)
-        return settle_results(call, self._send(call))
+        return list(self._call(Call(c.GROUP_EXTEND, self._path, json=body))["results"])
 
     def __iter__(self) -> Iterator[GroupMessage]:
         idle = self.idle_initial
