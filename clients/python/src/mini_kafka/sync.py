@@ -83,8 +83,12 @@ class Producer(_Endpoint):
     durably, which costs throughput). ``idempotency_key=`` on a call sets your own key.
     """
 
-    def __init__(self, broker_url: str, producer_id: Optional[str] = None, *, idempotent: bool = False, **options: Any):
-        super().__init__(broker_url, **options)
+    def __init__(
+        self, broker_url: str, producer_id: Optional[str] = None, *, idempotent: bool = False,
+        api_key: Optional[str] = None, headers: Optional[Mapping[str, str]] = None, retry: RetryPolicy = RetryPolicy(),
+        on_retry: Optional[OnRetry] = None, timeout: float = DEFAULT_TIMEOUT, transport: Optional[httpx.BaseTransport] = None,
+    ):
+        super().__init__(broker_url, api_key=api_key, headers=headers, retry=retry, on_retry=on_retry, timeout=timeout, transport=transport)
         self.producer_id = producer_id
         self.idempotent = idempotent
 
@@ -127,9 +131,11 @@ class Consumer(_Endpoint):
 
     def __init__(
         self, broker_url: str, consumer_id: str, topic: str, *, partition: Optional[int] = None, wait_ms: Optional[int] = None,
-        stop_when_idle: bool = False, idle_initial: float = 0.05, idle_max: float = 1.0, **options: Any,
+        stop_when_idle: bool = False, idle_initial: float = 0.05, idle_max: float = 1.0,
+        api_key: Optional[str] = None, headers: Optional[Mapping[str, str]] = None, retry: RetryPolicy = RetryPolicy(),
+        on_retry: Optional[OnRetry] = None, timeout: float = DEFAULT_TIMEOUT, transport: Optional[httpx.BaseTransport] = None,
     ):
-        super().__init__(broker_url, **options)
+        super().__init__(broker_url, api_key=api_key, headers=headers, retry=retry, on_retry=on_retry, timeout=timeout, transport=transport)
         self.consumer_id = consumer_id
         self.topic = topic
         self.partition = partition
@@ -191,9 +197,10 @@ class GroupWorker(_Endpoint):
     def __init__(
         self, broker_url: str, topic: str, group: str, *, max_messages: int = 10, wait_ms: Optional[int] = None,
         lease_ms: Optional[int] = None, stop_when_idle: bool = False, idle_initial: float = 0.05, idle_max: float = 1.0,
-        **options: Any,
+        api_key: Optional[str] = None, headers: Optional[Mapping[str, str]] = None, retry: RetryPolicy = RetryPolicy(),
+        on_retry: Optional[OnRetry] = None, timeout: float = DEFAULT_TIMEOUT, transport: Optional[httpx.BaseTransport] = None,
     ):
-        super().__init__(broker_url, **options)
+        super().__init__(broker_url, api_key=api_key, headers=headers, retry=retry, on_retry=on_retry, timeout=timeout, transport=transport)
         self.topic = topic
         self.group = group
         self.max_messages = max_messages
