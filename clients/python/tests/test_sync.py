@@ -57,7 +57,7 @@ def test_a_partly_rejected_batch_raises_with_the_stored_offsets(broker_url, topi
     with pytest.raises(BatchPartlyRejected) as caught:
         Producer(broker_url).send_batch(topic, ["ok", Message("too old", timestamp=1)])
     assert caught.value.status == 207
-    assert caught.value.message_ids == [0, -1]
+    assert caught.value.message_ids == [0, None]
     assert [r["status"] for r in caught.value.results] == [200, 400]
     assert "timestamp" in caught.value.detail
 

@@ -183,7 +183,8 @@ def batch_ids(call: "Call[ProduceBatchResponse]", response: httpx.Response) -> L
     body = answer(call, response)
     if response.status_code == 207:
         raise BatchPartlyRejected(body["message_ids"], body.get("results", []))
-    return list(body["message_ids"])
+    # 200: every message was stored, so every id is an offset
+    return [i for i in body["message_ids"] if i is not None]
 
 
 # ---- consume ------------------------------------------------------------------------------------------------

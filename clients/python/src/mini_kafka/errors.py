@@ -29,7 +29,7 @@ class BrokerError(MiniKafkaError):
 class BatchPartlyRejected(BrokerError):
     """A batch answered 207: the valid messages are stored (``message_ids``), ``results`` says which were not."""
 
-    def __init__(self, message_ids: List[int], results: List[BatchItemResult]):
+    def __init__(self, message_ids: List[Optional[int]], results: List[BatchItemResult]):
         self.message_ids = message_ids
         self.results = results
         rejected = [r for r in results if r.get("status") != 200]

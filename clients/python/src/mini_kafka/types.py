@@ -65,7 +65,8 @@ class BatchItemResult(_BatchItemResultRequired, total=False):
 
 
 class _ProduceBatchResponseRequired(TypedDict):
-    message_ids: List[int]
+    # null for a message that was not stored (its `results` entry says why)
+    message_ids: List[Optional[int]]
     partition: int
 
 
