@@ -15,6 +15,11 @@ export interface BrokerOptions {
   dataDir: string;
   /** Extra environment (FSYNC, SEGMENT_BYTES, ...); PORT, HOST and DATA_DIR are set here. */
   env?: Record<string, string>;
+  /**
+   * The child's stdout: a pipe read by this class (the default), a pipe nobody reads (`'unread'`, it fills and
+   * stalls), or an open file descriptor (a log file).
+   */
+  stdout?: 'pipe' | 'unread' | number;
 }
 
 export class BrokerProcess {
@@ -37,7 +42,7 @@ export class BrokerProcess {
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString('utf8')).slice(-8000);
     };
-    child.stdout?.on('data', keep);
+    if (options.stdout !== 'unread') child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
   }
 
@@ -59,7 +64,7 @@ export class BrokerProcess {
     const port = await freePort();
     const child = spawn(process.execPath, [MAIN_JS], {
       env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: options.dataDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', typeof options.stdout === 'number' ? options.stdout : 'pipe', 'pipe'],
     });
     const broker = new BrokerProcess(options, port, child);
     await broker.waitUntilReady();
@@ -86,6 +91,14 @@ export class BrokerProcess {
   async kill9(): Promise<void> {
     if (this.alive) this.child.kill('SIGKILL');
     await this.exited;
+  }
+
+  /** SIGTERM (graceful shutdown): resolves with how the process ended and how long that took. */
+  async sigterm(): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+    const sent = performance.now();
+    this.child.kill('SIGTERM');
+    await this.exited;
+    return { ...this.exitInfo!, ms: Math.round(performance.now() - sent) };
   }
 
   /** A new process on the same DATA_DIR (optionally with changed settings); this one must be dead. */

@@ -4,6 +4,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpSta
 import type { Response } from 'express';
 import { StorageError, type StorageErrorCode } from '../../storage/errors';
 import { NoNewMessages } from '../errors';
+import { ThrottledWarning } from './throttled-warning';
 
 const STATUS: Record<StorageErrorCode, number> = {
   INVALID_NAME: 400,
@@ -39,6 +40,8 @@ const CODE_BY_STATUS: Record<number, string> = {
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
+  /** Per error code: a full disk or back pressure answers every request with a 503 but logs once per window. */
+  private readonly storageWarnings = new ThrottledWarning(10_000, (m) => this.logger.warn(m));
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
@@ -50,7 +53,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (exception instanceof StorageError) {
       const status = STATUS[exception.code];
       if (exception.retryAfterSeconds) res.setHeader('Retry-After', String(exception.retryAfterSeconds));
-      if (status >= 500) this.logger.warn(`${exception.code}: ${exception.message}`);
+      if (status >= 500) this.storageWarnings.warn(exception.code, `${exception.code}: ${exception.message}`);
       res.status(status).json({ detail: exception.message, code: exception.code, status });
       return;
     }
@@ -71,6 +74,16 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const parserStatus = withStatus?.status ?? withStatus?.statusCode;
     if (typeof parserStatus === 'number' && parserStatus >= 400 && parserStatus < 500) {
       res.status(parserStatus).json({ detail: describeParserError(withStatus), code: CODE_BY_STATUS[parserStatus] ?? 'BAD_REQUEST', status: parserStatus });
+      return;
+    }
+    // A full disk met outside the log's write path (topic metadata, snapshots) is the same fault as in it: a 503
+    // the client retries, logged once per window rather than as a stack trace per request.
+    const errno = (exception as NodeJS.ErrnoException | undefined)?.code;
+    if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+      const detail = 'Storage unavailable: the disk is full; retry once there is space';
+      this.storageWarnings.warn('STORAGE_UNAVAILABLE', `STORAGE_UNAVAILABLE: ${detail}`);
+      res.setHeader('Retry-After', '5');
+      res.status(503).json({ detail, code: 'STORAGE_UNAVAILABLE', status: 503 });
       return;
     }
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
