@@ -42,6 +42,7 @@ function probeHealth(broker: BrokerProcess) {
       await sleep(20);
     }
   })();
+  running.push({ state, done });
   return { state, done };
 }
 
@@ -74,12 +75,22 @@ function produceLoad(broker: BrokerProcess, topic: string, ledger: ProduceLedger
       }
     }),
   );
+  running.push({ state, done });
   return { state, done };
 }
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+/** Load started by a test, stopped in afterAll even when the test failed half-way. */
+const running: Array<{ state: { stop: boolean }; done: Promise<unknown> }> = [];
+async function stopAll(): Promise<void> {
+  for (const r of running) r.state.stop = true;
+  await Promise.all(running.splice(0).map((r) => r.done));
+}
+
+/** Waits for `condition`; fails at once, naming it, when /healthz stopped answering within 1 s meanwhile. */
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number, health: { failures: string[] }): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
+    if (health.failures.length > 0) throw new Error(`while waiting for ${what}, the broker stopped answering: ${health.failures.slice(0, 3).join('; ')}`);
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }
@@ -102,6 +113,7 @@ describe('stdout (the log) on a full disk', () => {
 
   afterAll(async () => {
     await broker?.kill9();
+    await stopAll();
     if (logFd !== undefined) closeSync(logFd);
     if (mounted) await run('umount', [mnt]).catch(() => run('umount', ['-l', mnt]));
     rmSync(mnt, { recursive: true, force: true });
@@ -120,7 +132,7 @@ describe('stdout (the log) on a full disk', () => {
     const ledger = newProduceLedger();
     const health = probeHealth(broker);
     const load = produceLoad(broker, topic, ledger, 8);
-    await waitFor('some acknowledged produces', () => ledger.acked.size >= 50, 30_000);
+    await waitFor('some acknowledged produces', () => ledger.acked.size >= 50, 30_000, health.state);
 
     // Fill the disk under the log and the data: the filler takes whatever space there is.
     const filler = join(mnt, 'filler');
@@ -130,17 +142,17 @@ describe('stdout (the log) on a full disk', () => {
       // ENOSPC is the point.
     }
     const refusedBefore = load.state.refused;
-    await waitFor('produce answering 503', () => load.state.refused > refusedBefore + 50, 30_000);
+    await waitFor('produce answering 503', () => load.state.refused > refusedBefore + 50, 30_000, health.state);
     // Every request logs a line at debug: once the sink's buffer is full they are dropped, and counted.
-    await waitFor('dropped log lines', async () => (await droppedLines(broker!)) > 0, 60_000);
+    await waitFor('dropped log lines', async () => (await droppedLines(broker!)) > 0, 60_000, health.state);
     const dropped = await droppedLines(broker);
-    await waitFor('the dropped-lines counter to grow', async () => (await droppedLines(broker!)) > dropped, 30_000);
+    await waitFor('the dropped-lines counter to grow', async () => (await droppedLines(broker!)) > dropped, 30_000, health.state);
     expect(health.state.failures).toEqual([]);
 
     // Space returns: produce works again by itself.
     unlinkSync(filler);
     const ackedBefore = ledger.acked.size;
-    await waitFor('produce answering 200 again', () => ledger.acked.size > ackedBefore + 20, 30_000);
+    await waitFor('produce answering 200 again', () => ledger.acked.size > ackedBefore + 20, 30_000, health.state);
     load.state.stop = true;
     health.state.stop = true;
     await Promise.all([load.done, health.done]);
@@ -177,6 +189,7 @@ describe('stdout a pipe nobody reads', () => {
   });
   afterAll(async () => {
     await broker?.kill9();
+    await stopAll();
     removeDataDir(dataDir);
   });
 
@@ -188,10 +201,10 @@ describe('stdout a pipe nobody reads', () => {
     const health = probeHealth(broker);
     const load = produceLoad(broker, topic, ledger, 8);
     // The pipe holds 64 KiB and the sink 1 MiB: a few thousand request lines later, lines are dropped.
-    await waitFor('dropped log lines', async () => (await droppedLines(broker!)) > 0, 60_000);
+    await waitFor('dropped log lines', async () => (await droppedLines(broker!)) > 0, 60_000, health.state);
     const dropped = await droppedLines(broker);
     const ackedBefore = ledger.acked.size;
-    await waitFor('more produces answered and more lines dropped', async () => ledger.acked.size > ackedBefore + 200 && (await droppedLines(broker!)) > dropped, 30_000);
+    await waitFor('more produces answered and more lines dropped', async () => ledger.acked.size > ackedBefore + 200 && (await droppedLines(broker!)) > dropped, 30_000, health.state);
     load.state.stop = true;
     health.state.stop = true;
     await Promise.all([load.done, health.done]);
