@@ -153,6 +153,20 @@ describe('stdout (the log) on a full disk', () => {
     unlinkSync(filler);
     const ackedBefore = ledger.acked.size;
     await waitFor('produce answering 200 again', () => ledger.acked.size > ackedBefore + 20, 30_000, health.state);
+    // The log heals too: what it held is written, and new lines reach the file again.
+    let healed = '';
+    await waitFor(
+      'a request line to reach the log file again',
+      async () => {
+        const id = `after-the-disk-healed-${Date.now()}`;
+        await fetch(`${broker!.url}/topics/${topic}`, { headers: { 'X-Request-Id': id } });
+        await sleep(200);
+        if (readFileSync(logPath, 'utf8').includes(`"${id}"`)) healed = id;
+        return healed !== '';
+      },
+      30_000,
+      health.state,
+    );
     load.state.stop = true;
     health.state.stop = true;
     await Promise.all([load.done, health.done]);
