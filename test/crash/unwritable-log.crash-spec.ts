@@ -148,6 +148,10 @@ describe('stdout (the log) on a full disk', () => {
     const dropped = await droppedLines(broker);
     await waitFor('the dropped-lines counter to grow', async () => (await droppedLines(broker!)) > dropped, 30_000, health.state);
     expect(health.state.failures).toEqual([]);
+    // A full disk met outside the log's write path (a new topic's metadata) is a 503 too, not a 500 with a stack.
+    const create = await fetch(`${broker.url}/topics/created-while-full/create`, { method: 'POST' });
+    expect({ status: create.status, code: ((await create.json()) as { code?: string }).code }).toEqual({ status: 503, code: 'STORAGE_UNAVAILABLE' });
+    expect(create.headers.get('retry-after')).not.toBeNull();
 
     // Space returns: produce works again by itself.
     unlinkSync(filler);
