@@ -15,8 +15,8 @@ async function bootstrap(): Promise<void> {
   // Nest runs the shutdown sequence (readiness 503, stop accepting, finish in-flight requests, fsync and close
   // the logs) and then exits 0; the timer bounds it when a request or the disk hangs.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
-  // It fires a little early so that its own line gets a bounded flush and the exit stays within the bound: nothing
-  // at exit writes synchronously, so a log that takes no writes (full disk, stalled pipe) cannot hold it.
+  // The timer fires flushMs early, so its own line gets a bounded flush and the exit still lands within the bound;
+  // nothing at exit writes synchronously, so a log that takes no writes (full disk, stalled pipe) cannot hold it.
   const flushMs = Math.min(LOG_FLUSH_TIMEOUT_MS, Math.floor(config.shutdownTimeoutMs / 4));
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

@@ -22,7 +22,8 @@ export interface LogSinkOptions {
  * retries every failed write (not only EAGAIN) every 100 ms in `Atomics.wait`, for ever. On a full disk the
  * broker's first failed log write crashed it into that loop: a process that neither answered nor exited.
  * Here nothing is ever written synchronously: no `flushSync` (so `logger.fatal()` does not flush either), no
- * exit hook; shutdown waits for the buffer with a bound ({@link drained}).
+ * exit hook; shutdown waits for the buffer with a bound ({@link drained}). Node makes a stdout pipe non-blocking
+ * (a full one answers EAGAIN); were it blocking, the stuck write would hold one thread-pool thread, not the broker.
  */
 export class LogSink {
   private readonly out: SonicBoom;
