@@ -93,12 +93,18 @@ export class BrokerProcess {
     await this.exited;
   }
 
-  /** SIGTERM (graceful shutdown): resolves with how the process ended and how long that took. */
-  async sigterm(): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+  /**
+   * SIGTERM (graceful shutdown): resolves with how the process ended and how long that took, or with
+   * `exited: false` once `waitMs` passed without an exit (the process is left running for kill9()).
+   */
+  async sigterm(waitMs = 60_000): Promise<{ exited: boolean; code: number | null; signal: NodeJS.Signals | null; ms: number }> {
     const sent = performance.now();
     this.child.kill('SIGTERM');
-    await this.exited;
-    return { ...this.exitInfo!, ms: Math.round(performance.now() - sent) };
+    let timer: NodeJS.Timeout | undefined;
+    const exited = await Promise.race([this.exited.then(() => true), new Promise<false>((done) => (timer = setTimeout(() => done(false), waitMs)))]);
+    clearTimeout(timer);
+    const ms = Math.round(performance.now() - sent);
+    return exited ? { exited, ...this.exitInfo!, ms } : { exited, code: null, signal: null, ms };
   }
 
   /** A new process on the same DATA_DIR (optionally with changed settings); this one must be dead. */
