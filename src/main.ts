@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { LOG_FLUSH_TIMEOUT_MS, StdoutLog } from './common/logging/logging.module';
 import { configureApp } from './app.setup';
 import { APP_CONFIG, type AppConfig } from './config/app-config';
 
@@ -14,12 +15,15 @@ async function bootstrap(): Promise<void> {
   // Nest runs the shutdown sequence (readiness 503, stop accepting, finish in-flight requests, fsync and close
   // the logs) and then exits 0; the timer bounds it when a request or the disk hangs.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  // The timer fires flushMs early, so its own line gets a bounded flush and the exit still lands within the bound;
+  // nothing at exit writes synchronously, so a log that takes no writes (full disk, stalled pipe) cannot hold it.
+  const flushMs = Math.min(LOG_FLUSH_TIMEOUT_MS, Math.floor(config.shutdownTimeoutMs / 4));
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       setTimeout(() => {
         app.get(Logger).error(`Shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; exiting`);
-        process.exit(1);
-      }, config.shutdownTimeoutMs).unref();
+        void app.get(StdoutLog).sink.drained(flushMs).finally(() => process.exit(1));
+      }, config.shutdownTimeoutMs - flushMs).unref();
     });
   }
   await app.listen(config.port, config.host);

@@ -33,6 +33,11 @@ export class MetricsService implements StorageObserver {
     registers: [this.registry],
   });
   private readonly writeErrors = new Counter({ name: 'minikafka_write_errors_total', help: 'Failed log writes (disk full, I/O errors)', registers: [this.registry] });
+  readonly logLinesDropped = new Counter({
+    name: 'minikafka_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout was not taking writes (full disk, stalled pipe) and its buffer was full',
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -54,7 +54,8 @@ export function resourceExhausted(err: unknown): StorageError | null {
     case 'ENOMEM':
       return storageUnavailable('Out of memory; retry shortly', 1);
     case 'ENOSPC':
-      return storageUnavailable('Storage unavailable: the disk is full; free space under DATA_DIR', 5);
+    case 'EDQUOT':
+      return storageUnavailable('Storage unavailable: the disk is full; retry once there is space', 5);
     default:
       return null;
   }

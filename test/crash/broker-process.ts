@@ -17,6 +17,11 @@ export interface BrokerOptions {
   env?: Record<string, string>;
   /** Runs the broker under `ulimit -n` of this many open files, as an ordinary service account would. */
   openFileLimit?: number;
+  /**
+   * The child's stdout: a pipe read by this class (the default), a pipe nobody reads (`'unread'`, it fills and
+   * stalls), or an open file descriptor (a log file).
+   */
+  stdout?: 'pipe' | 'unread' | number;
 }
 
 export class BrokerProcess {
@@ -39,7 +44,7 @@ export class BrokerProcess {
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString('utf8')).slice(-8000);
     };
-    child.stdout?.on('data', keep);
+    if (options.stdout !== 'unread') child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
   }
 
@@ -80,7 +85,7 @@ export class BrokerProcess {
 
   private static spawnMain(options: BrokerOptions, fixed: Record<string, string>): ChildProcess {
     const env = { ...process.env, ...options.env, ...fixed };
-    const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+    const stdio: ['ignore', 'pipe' | number, 'pipe'] = ['ignore', typeof options.stdout === 'number' ? options.stdout : 'pipe', 'pipe'];
     if (options.openFileLimit === undefined) return spawn(process.execPath, [MAIN_JS], { env, stdio });
     // exec keeps the pid, so kill9() and /proc/<pid>/fd reach the broker itself.
     return spawn('/bin/bash', ['-c', `ulimit -n ${options.openFileLimit} && exec "$0" "$1"`, process.execPath, MAIN_JS], { env, stdio });
@@ -111,6 +116,20 @@ export class BrokerProcess {
   async kill9(): Promise<void> {
     if (this.alive) this.child.kill('SIGKILL');
     await this.exited;
+  }
+
+  /**
+   * SIGTERM (graceful shutdown): resolves with how the process ended and how long that took, or with
+   * `exited: false` once `waitMs` passed without an exit (the process is left running for kill9()).
+   */
+  async sigterm(waitMs = 60_000): Promise<{ exited: boolean; code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+    const sent = performance.now();
+    this.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const exited = await Promise.race([this.exited.then(() => true), new Promise<false>((done) => (timer = setTimeout(() => done(false), waitMs)))]);
+    clearTimeout(timer);
+    const ms = Math.round(performance.now() - sent);
+    return exited ? { exited, ...this.exitInfo!, ms } : { exited, code: null, signal: null, ms };
   }
 
   /** A new process on the same DATA_DIR (optionally with changed settings); this one must be dead. */

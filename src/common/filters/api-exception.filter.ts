@@ -4,6 +4,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpSta
 import type { Response } from 'express';
 import { resourceExhausted, StorageError, type StorageErrorCode } from '../../storage/errors';
 import { NoNewMessages } from '../errors';
+import { ThrottledWarning } from './throttled-warning';
 
 const STATUS: Record<StorageErrorCode, number> = {
   INVALID_NAME: 400,
@@ -41,11 +42,14 @@ const CODE_BY_STATUS: Record<number, string> = {
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
+  /** Per error code: a full disk or back pressure answers every request with a 503 but logs once per window. */
+  private readonly storageWarnings = new ThrottledWarning(10_000, (m) => this.logger.warn(m));
 
   catch(thrown: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) return;
-    // A resource limit hit anywhere (EMFILE opening a file, ENOMEM) is a 503 that heals, never a 500.
+    // A resource limit hit anywhere (EMFILE opening a file, a full disk met outside the log's write path, such as
+    // topic metadata) is a 503 the client retries, logged once per window: never a 500 with a stack trace.
     const exception = resourceExhausted(thrown) ?? thrown;
     if (exception instanceof NoNewMessages) {
       res.status(404).json({ detail: 'No new messages' });
@@ -54,7 +58,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (exception instanceof StorageError) {
       const status = STATUS[exception.code];
       if (exception.retryAfterSeconds) res.setHeader('Retry-After', String(exception.retryAfterSeconds));
-      if (status >= 500) this.logger.warn(`${exception.code}: ${exception.message}`);
+      if (status >= 500) this.storageWarnings.warn(exception.code, `${exception.code}: ${exception.message}`);
       res.status(status).json({ detail: exception.message, code: exception.code, status });
       return;
     }
