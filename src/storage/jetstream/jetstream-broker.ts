@@ -282,7 +282,13 @@ export class JetStreamBroker implements StorageDriver {
       ? this.ensureTopic(topicName, options.autoCreate)
           .then(() => this.topicFor(topicName))
           .then((topic) =>
-          this.idempotency.run(topic.names, idempotency.key, idempotency.fingerprint, () => this.produceNow(topicName, records, options)),
+          this.idempotency.run(
+            topic.names,
+            idempotency.key,
+            idempotency.fingerprint,
+            () => topic.partitions.map((part) => part.end),
+            () => this.produceNow(topicName, records, options),
+          ),
         )
       : this.produceNow(topicName, records, options);
     this.producing.add(work);
@@ -341,18 +347,26 @@ export class JetStreamBroker implements StorageDriver {
         [...groups].map(async ([p, indexes]) => {
           const part = target.partitions[p];
           const ids = run ? indexes.map((i) => `${run.hash}.${p}.${i}`) : this.publisher.newIds(indexes.length);
-          const outcome = await this.publisher.publish(
-            part,
-            indexes.map((i) => encoded[i]!.record),
-            ids,
-            () => (target.deleted ? topicNotFound(topicName) : this.closed ? closedError() : null),
-          );
-          if (run) run.duplicates += outcome.duplicates;
+          // A retry of an attempt that died unanswered: what it published is found in the stream, not sent again.
+          const found = run?.earlier ? await this.reader.findPublished(target, part, run.earlier.from[p] ?? 0, run.earlier.at + this.publishHorizonMs(), new Set(ids)) : null;
+          const missingAt = found ? indexes.map((_, k) => k).filter((k) => !found.has(ids[k])) : null;
+          const missing = missingAt ? missingAt.map((k) => indexes[k]) : indexes;
+          const outcome =
+            missing.length === 0
+              ? { seqs: [], duplicates: 0 }
+              : await this.publisher.publish(
+                  part,
+                  missing.map((i) => encoded[i]!.record),
+                  missingAt ? missingAt.map((k) => ids[k]) : ids,
+                  () => (target.deleted ? topicNotFound(topicName) : this.closed ? closedError() : null),
+                );
+          if (run) run.duplicates += outcome.duplicates + (found?.size ?? 0);
           let last = 0;
-          for (let k = 0; k < indexes.length; k++) {
-            offsets[indexes[k]] = outcome.seqs[k] - 1;
+          for (let k = 0; k < missing.length; k++) {
+            offsets[missing[k]] = outcome.seqs[k] - 1;
             last = Math.max(last, outcome.seqs[k]);
           }
+          if (found) for (let k = 0; k < indexes.length; k++) if (found.has(ids[k])) offsets[indexes[k]] = found.get(ids[k])!;
           part.observeEnd(last);
         }),
       );
@@ -362,6 +376,14 @@ export class JetStreamBroker implements StorageDriver {
     }
     this.observer.onFlush({ messages: records.length - rejected.length, bytes: valueBytes, writeMs: performance.now() - started });
     return { placement, offsets, rejected, valueBytes };
+  }
+
+  /**
+   * How long after its intent an attempt can still have published: its publishes are retried for at most
+   * NATS_FAILOVER_TIMEOUT_MS, each waiting up to a request timeout; a generous margin covers a slow process.
+   */
+  private publishHorizonMs(): number {
+    return this.settings.failoverTimeoutMs + REQUEST_TIMEOUT_MS + 30_000;
   }
 
   private recordProblem(r: PreparedRecord, encoded: EncodedRecord, index: number | null): StorageError | null {

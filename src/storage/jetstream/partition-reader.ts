@@ -82,6 +82,29 @@ export class PartitionReader {
     return lo;
   }
 
+  /**
+   * Offsets of the messages carrying one of `ids` (Nats-Msg-Id), looking from offset `from` on and stopping at
+   * the first message the server stored after `untilMs`: a bounded scan, for the retry of an attempt that
+   * died before it could answer (idempotency.ts).
+   */
+  async findPublished(topic: JsTopic, part: PartitionState, from: number, untilMs: number, ids: Set<string>): Promise<Map<string, number>> {
+    await this.refresh(topic, part);
+    const found = new Map<string, number>();
+    for (let next = Math.max(from, part.start); next < part.end && found.size < ids.size; ) {
+      const count = Math.min(part.end - next, READ_WINDOW);
+      const first = next;
+      const msgs = await Promise.all(Array.from({ length: count }, (_, k) => this.getMessage(topic, part, first + k + 1)));
+      for (const msg of msgs) {
+        next++;
+        if (!msg) continue; // removed by retention meanwhile
+        if (msg.time.getTime() > untilMs) return found;
+        const id = msg.header?.get('Nats-Msg-Id');
+        if (id && ids.has(id)) found.set(id, msg.seq - 1);
+      }
+    }
+    return found;
+  }
+
   private async getMessage(topic: JsTopic, part: PartitionState, seq: number): Promise<StoredMsg | null> {
     try {
       return await this.withTopic(topic, 'Reading a message', () => this.jsm.streams.getMessage(part.stream, { seq }));
