@@ -296,10 +296,10 @@ describe('GET /topics/{topic}/stream: a client that stops reading', () => {
     expect(c.events.some((e) => e.event === 'end')).toBe(false);
     // Reconnecting with its last id, it gets the rest: dropped, never lost.
     const again = await SseClient.open(t.url, '/topics/firehose/stream', { 'last-event-id': c.lastEventId });
-    await again.waitFor(() => again.messages.length === produced - got, 20_000, 'the rest');
+    await again.waitFor(() => again.messages.length === produced - got, 90_000, 'the rest');
     expect(again.messages[0].message_id).toBe(got);
     again.destroy();
-  }, 60_000);
+  }, 150_000);
 });
 
 describe('GET /topics/{topic}/stream: shutdown and API keys', () => {
