@@ -6,13 +6,13 @@
 // together with one write and one fsync (FSYNC=always), and a caller is answered only once its records are
 // durable. A torn or corrupt tail ends the valid log and is cut at open. Once the log is several times the
 // size of the live state it is rewritten as a snapshot: tmp file, fsync, rename, fsync the directory.
-import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { GroupRecord, SettleKind } from './consumer-group';
 import type { FsyncPolicy } from './engine-config';
 import { StorageError, storageUnavailable } from './errors';
-import { fsyncDir, writeFileAtomic } from './fs-durable';
+import { fsyncDir, mkdirDurable, writeFileAtomic } from './fs-durable';
 
 const HEAD = 8;
 const COMMON = 1 + 4 + 8;
@@ -65,7 +65,7 @@ export class GroupStore {
       data = await readFile(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await mkdir(dirname(path), { recursive: true });
+      await mkdirDurable(dirname(path));
       const fh = await open(path, 'w');
       await fh.sync();
       await fh.close();
