@@ -31,7 +31,8 @@ function durableDataDir(mount: LazyFsMount): string {
 /** `rounds` of load → SIGKILL + power cut → restart → check; returns what each round found wrong. */
 async function powerCutRounds(mount: LazyFsMount, fsync: string, rounds: number, onLoss: 'fail' | 'reset'): Promise<{ figures: RoundFigures[]; ledger: PowerCutLedger }> {
   const dataDir = durableDataDir(mount);
-  const env = { FSYNC: fsync, LOG_LEVEL: 'warn' };
+  // Small segments, so that rolls (seal, new files, directory fsync) happen in every round.
+  const env = { FSYNC: fsync, LOG_LEVEL: 'warn', SEGMENT_BYTES: String(128 * 1024) };
   const ledger = newPowerCutLedger();
   const figures: RoundFigures[] = [];
   let broker = await BrokerProcess.start({ dataDir, env });

@@ -28,8 +28,10 @@ export interface PowerCutLedger {
   idempotentThisRound: string[];
   /** Topics whose creation was answered → the text answered at offset 0 (null when only the create was answered). */
   topics: Map<string, string | null>;
+  /** Topics whose delete was answered: they must stay gone. */
+  deletedTopics: Set<string>;
   /** Answers counted over all rounds. */
-  counts: Record<'produces' | 'batches' | 'idempotent' | 'acks' | 'seeks' | 'groupAcks' | 'topics', number>;
+  counts: Record<'produces' | 'batches' | 'idempotent' | 'acks' | 'seeks' | 'groupAcks' | 'topics' | 'deletes', number>;
 }
 
 export function newPowerCutLedger(): PowerCutLedger {
@@ -43,7 +45,8 @@ export function newPowerCutLedger(): PowerCutLedger {
     idempotent: new Map(),
     idempotentThisRound: [],
     topics: new Map(),
-    counts: { produces: 0, batches: 0, idempotent: 0, acks: 0, seeks: 0, groupAcks: 0, topics: 0 },
+    deletedTopics: new Set(),
+    counts: { produces: 0, batches: 0, idempotent: 0, acks: 0, seeks: 0, groupAcks: 0, topics: 0, deletes: 0 },
   };
 }
 
@@ -233,6 +236,16 @@ async function topicCreator(run: Run): Promise<void> {
     if (!res) return;
     if (res.status !== 200 || res.body?.message_id !== 0) run.problems.push(`produce to ${name} answered ${res.status} ${JSON.stringify(res.body)}`);
     else run.ledger.topics.set(name, t);
+    if (seq % 2 === 1) {
+      run.ledger.topics.delete(name); // from now on it may be gone
+      const deleted = await call(run, `/topics/${name}`, { method: 'DELETE' });
+      if (!deleted) return;
+      if (deleted.status !== 200) run.problems.push(`delete ${name} answered ${deleted.status} ${JSON.stringify(deleted.body)}`);
+      else {
+        run.ledger.deletedTopics.add(name);
+        run.ledger.counts.deletes++;
+      }
+    }
     await sleep(30);
   }
 }
@@ -332,6 +345,10 @@ async function checkTopics(broker: BrokerProcess, ledger: PowerCutLedger): Promi
       problems.push(`topic ${name}: offset 0 was answered for ${JSON.stringify(t)}, it holds ${JSON.stringify(res.body.messages?.[0]?.data)}`);
     }
   }
+  for (const name of ledger.deletedTopics) {
+    const res = await getJson(`${broker.url}/topics/${name}`);
+    if (res.status !== 404) problems.push(`topic ${name} was deleted (answered 200) but is back after the cut: ${res.status}`);
+  }
   return problems;
 }
 
@@ -343,4 +360,5 @@ export async function resetLedgerToBroker(broker: BrokerProcess, ledger: PowerCu
   ledger.idempotent.clear();
   ledger.groupAcked.clear();
   ledger.topics.clear();
+  ledger.deletedTopics.clear();
 }
