@@ -262,15 +262,17 @@ async function getJson(url: string, init: RequestInit = {}): Promise<{ status: n
  * recovered state (consumers resume from their recovered cursors, the group is drained and acked), so that the
  * next round checks only its own promises on top of these.
  */
-export async function checkAfterRestart(broker: BrokerProcess, ledger: PowerCutLedger): Promise<string[]> {
+export async function checkAfterRestart(broker: BrokerProcess, ledger: PowerCutLedger): Promise<{ problems: string[]; lostMessages: number }> {
   const problems: string[] = [];
   const { log, endOffset } = await readWholeLog(broker, TOPIC);
+  let lostMessages = 0;
+  for (const [offset, t] of ledger.produce.acked) if (log[offset]?.data !== t) lostMessages++;
   problems.push(...checkRecoveredLog(log, endOffset, ledger.produce));
   problems.push(...(await checkIdempotentRetries(broker, ledger)));
   problems.push(...(await checkSeedConsumers(broker, ledger, endOffset)));
   problems.push(...(await checkGroup(broker, ledger, log)));
   problems.push(...(await checkTopics(broker, ledger)));
-  return problems.length > 30 ? [...problems.slice(0, 30), `... and ${problems.length - 30} more`] : problems;
+  return { problems: problems.length > 30 ? [...problems.slice(0, 30), `... and ${problems.length - 30} more`] : problems, lostMessages };
 }
 
 async function checkIdempotentRetries(broker: BrokerProcess, ledger: PowerCutLedger): Promise<string[]> {
