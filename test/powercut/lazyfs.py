@@ -14,7 +14,8 @@ A "cut" command on CONTROL_SOCKET (a line of JSON: {"cmd": "cut", "torn": true, 
 unsynced data operation is undone, newest first (torn: per file, a random prefix of the unsynced writes survives,
 the last one cut at a random byte; a random prefix of the pending directory operations survives too), every pending
 directory operation is undone, and from then on every operation fails with EIO until the file system is unmounted.
-Answers are one line of JSON. {"cmd": "stats"} reports counters. Single-threaded on purpose: one FUSE request at a time.
+Answers are one line of JSON. {"cmd": "stats"} reports counters; {"cmd": "stall", "suffix": "x.log"} makes every later
+fsync of a file named *x.log hang until the cut (a slow disk at a chosen moment), and lose to it. Single-threaded on purpose: one FUSE request at a time.
 """
 import errno
 import json
@@ -60,7 +61,11 @@ class LazyFS(Operations):
         self.undo = {}
         # pending directory operations, oldest first: dict(kind, ..., needs=set of parent directory inodes)
         self.journal = []
-        self.stats = dict(writes=0, bytes_written=0, truncates=0, fsyncs=0, fsyncdirs=0, dirops=0, cuts=0)
+        self.stats = dict(writes=0, bytes_written=0, truncates=0, fsyncs=0, fsyncdirs=0, dirops=0, cuts=0, stalled_fsyncs=0)
+        # A slow disk on demand: an fsync of a file whose name ends so waits (holding up every other request, as
+        # FUSE runs one at a time) until the cut, which it then loses to.
+        self.stall_suffix = None
+        self.cut_done = threading.Event()
 
     # ---- plumbing --------------------------------------------------------------------------------------------
 
@@ -134,8 +139,8 @@ class LazyFS(Operations):
         needs = [self.parent_ino(path)]
         if os.listdir(full):
             raise FuseOSError(errno.ENOTEMPTY)
-        os.rmdir(full)
-        self.journal_dirop(dict(kind='rmdir', path=full), needs)
+        # Parked, not removed: a cut brings back the same inode, so undoing a rename into it still finds it.
+        self.journal_dirop(dict(kind='rmdir', path=full, grave=self.park(full)), needs)
 
     def unlink(self, path):
         full = self.full(path)
@@ -229,6 +234,15 @@ class LazyFS(Operations):
             os.close(fd)
 
     def fsync(self, path, datasync, fh):
+        if self.stall_suffix and path and path.endswith(self.stall_suffix):
+            self.stats['stalled_fsyncs'] += 1
+            self.mutex.release()
+            try:
+                self.cut_done.wait(60)
+            finally:
+                self.mutex.acquire()
+            if self.frozen:
+                raise FuseOSError(errno.EIO)
         self.stats['fsyncs'] += 1
         self.undo.pop(os.fstat(fh).st_ino, None)
 
@@ -275,6 +289,7 @@ class LazyFS(Operations):
             report['dirops_dropped'] += 1
         report['dirops_kept'] = keep
         self.journal = []
+        self.cut_done.set()
         return report
 
     @staticmethod
@@ -308,8 +323,8 @@ class LazyFS(Operations):
             if os.path.lexists(e['grave']) and os.path.isdir(os.path.dirname(e['path'])) and not os.path.lexists(e['path']):
                 os.rename(e['grave'], e['path'])
         elif kind == 'rmdir':
-            if os.path.isdir(os.path.dirname(e['path'])) and not os.path.lexists(e['path']):
-                os.mkdir(e['path'])
+            if os.path.isdir(e['grave']) and os.path.isdir(os.path.dirname(e['path'])) and not os.path.lexists(e['path']):
+                os.rename(e['grave'], e['path'])
         elif kind == 'rename':
             if ino_at(e['dst']) == e['ino'] and os.path.isdir(os.path.dirname(e['src'])) and not os.path.lexists(e['src']):
                 os.rename(e['dst'], e['src'])
@@ -344,6 +359,9 @@ def serve_control(fs, sock_path):
                 with fs.mutex:
                     if req.get('cmd') == 'cut':
                         answer = fs.cut(bool(req.get('torn')), random.Random(req.get('seed')))
+                    elif req.get('cmd') == 'stall':
+                        fs.stall_suffix = req.get('suffix') or None
+                        answer = dict(stalling=fs.stall_suffix)
                     elif req.get('cmd') == 'stats':
                         answer = dict(fs.stats, **fs.pending())
                     else:

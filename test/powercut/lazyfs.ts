@@ -92,6 +92,14 @@ export class LazyFsMount {
     return answer;
   }
 
+  /**
+   * From now on an fsync of a file whose name ends with `suffix` hangs until the cut and then fails (a slow disk at a
+   * chosen moment). A process blocked in such an fsync cannot die before the cut: SIGKILL it, cut, then wait for it.
+   */
+  async stallFsync(suffix: string): Promise<void> {
+    await this.request({ cmd: 'stall', suffix });
+  }
+
   async stats(): Promise<Record<string, number>> {
     return (await this.request({ cmd: 'stats' })) as Record<string, number>;
   }
