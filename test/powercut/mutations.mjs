@@ -3,7 +3,8 @@
 // dist/ without that one call runs the FSYNC=always power-cut test, which must then fail. A call whose removal no power
 // cut can observe is listed as `equivalent` with the reason; any other survivor fails this script.
 //
-//   npm run build && npm run test:powercut:mutations          (POWERCUT_ROUNDS=5 by default; ONLY=id1,id2 to pick)
+//   npm run build && npm run test:powercut:mutations          (POWERCUT_ROUNDS=5 by default; ONLY=id1,id2 to pick;
+//   POWERCUT_SPEC=test/powercut/directories.powercut-spec.ts POWERCUT_FILTER=directories for the deterministic tests)
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,9 @@ import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const rounds = process.env.POWERCUT_ROUNDS ?? '5';
+// Which power-cut tests judge the mutants (comma-separated files, and a -t name filter).
+const spec = process.env.POWERCUT_SPEC ?? 'test/powercut/broker.powercut-spec.ts';
+const filter = process.env.POWERCUT_FILTER ?? 'FSYNC=always';
 
 /** id, file under dist/storage, exact text of the call site, its replacement, and why a survivor would be fine. */
 const MUTANTS = [
@@ -78,7 +82,7 @@ function runSuite(mainJs) {
   const started = Date.now();
   const r = spawnSync(
     join(repo, 'node_modules/.bin/jest'),
-    ['--selectProjects', 'powercut', '--runInBand', 'test/powercut/broker.powercut-spec.ts', '-t', 'FSYNC=always'],
+    ['--selectProjects', 'powercut', '--runInBand', ...spec.split(','), '-t', filter],
     {
       cwd: repo,
       encoding: 'utf8',
