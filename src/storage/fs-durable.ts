@@ -1,5 +1,5 @@
 // Durable file-system steps shared by the engine: directory fsync and atomic replace-by-rename.
-import { mkdir, open, rename } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -29,11 +29,6 @@ export function fsyncDirSync(dir: string): void {
 export function mkdirDurableSync(dir: string): void {
   const first = mkdirSync(dir, { recursive: true });
   if (first !== undefined) for (const parent of newEntryParents(dir, first)) fsyncDirSync(parent);
-}
-
-export async function mkdirDurable(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true });
-  if (first !== undefined) for (const parent of newEntryParents(dir, first)) await fsyncDir(parent);
 }
 
 /** The directories whose entries changed when `dir` was created down from `first` (its first new ancestor). */

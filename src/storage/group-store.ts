@@ -6,13 +6,13 @@
 // together with one write and one fsync (FSYNC=always), and a caller is answered only once its records are
 // durable. A torn or corrupt tail ends the valid log and is cut at open. Once the log is several times the
 // size of the live state it is rewritten as a snapshot: tmp file, fsync, rename, fsync the directory.
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { GroupRecord, SettleKind } from './consumer-group';
 import type { FsyncPolicy } from './engine-config';
 import { StorageError, storageUnavailable } from './errors';
-import { fsyncDir, mkdirDurable, writeFileAtomic } from './fs-durable';
+import { fsyncDir, writeFileAtomic } from './fs-durable';
 
 const HEAD = 8;
 const COMMON = 1 + 4 + 8;
@@ -65,11 +65,14 @@ export class GroupStore {
       data = await readFile(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await mkdirDurable(dirname(path));
+      await mkdir(dirname(path), { recursive: true });
       const fh = await open(path, 'w');
       await fh.sync();
       await fh.close();
       await fsyncDir(dirname(path));
+      // Also the topic's directory, every time: groups/ may have just been created by a concurrent first group
+      // whose own fsync of it has not finished, and this group's answers must not depend on that one.
+      await fsyncDir(dirname(dirname(path)));
       data = Buffer.alloc(0);
     }
     const records: GroupRecord[] = [];

@@ -58,7 +58,7 @@ const MUTANTS = [
     equivalent: 'an empty new file: only its directory entry matters',
   },
   { id: 'group-create-dir-fsync', file: 'group-store.js', find: 'await fh.close();\n            await (0, fs_durable_1.fsyncDir)((0, node_path_1.dirname)(path));', replace: 'await fh.close();' },
-  { id: 'group-create-parent-fsync', file: 'group-store.js', find: 'await (0, fs_durable_1.mkdirDurable)((0, node_path_1.dirname)(path));', replace: "await require('node:fs/promises').mkdir((0, node_path_1.dirname)(path), { recursive: true });" },
+  { id: 'group-create-parent-fsync', file: 'group-store.js', find: 'await (0, fs_durable_1.fsyncDir)((0, node_path_1.dirname)((0, node_path_1.dirname)(path)));', replace: '' },
   {
     id: 'group-open-truncate-sync', file: 'group-store.js', find: 'await fh.truncate(validEnd);\n                await fh.sync();', replace: 'await fh.truncate(validEnd);',
     equivalent: 'a torn record that comes back is cut again at the next open',
