@@ -34,7 +34,7 @@ function durableDataDir(mount: LazyFsMount): string {
 async function powerCutRounds(mount: LazyFsMount, fsync: string, rounds: number, onLoss: 'fail' | 'reset'): Promise<{ figures: RoundFigures[]; ledger: PowerCutLedger }> {
   const dataDir = durableDataDir(mount);
   // Small segments, so that rolls (seal, new files, directory fsync) happen in every round.
-  const env = { FSYNC: fsync, LOG_LEVEL: 'warn', SEGMENT_BYTES: String(128 * 1024) };
+  const env = { FSYNC: fsync, LOG_LEVEL: 'warn', SEGMENT_BYTES: String(32 * 1024) };
   const ledger = newPowerCutLedger();
   const figures: RoundFigures[] = [];
   let broker = await BrokerProcess.start({ dataDir, env });

@@ -32,9 +32,9 @@ except ImportError:  # pragma: no cover - the harness checks this first and name
     sys.stderr.write('lazyfs.py needs fusepy: apt-get install fuse3 python3-fusepy\n')
     sys.exit(3)
 
-# libfuse hides a file that is unlinked (or replaced by a rename) while still open under this name and unlinks it
-# when the last descriptor closes. That unlink only drops an inode nobody can name: no directory entry to undo.
-FUSE_HIDDEN = '.fuse_hidden'
+# libfuse hides a file that is unlinked (or replaced by a rename) while still open: it renames it to .fuse_hidden*
+# and unlinks that name when the last descriptor closes. Both are journaled like any rename and unlink, so a cut
+# before the directory's fsync can undo the pair in order (at worst a .fuse_hidden* file is left behind).
 
 
 def is_zero(b):
@@ -145,9 +145,7 @@ class LazyFS(Operations):
     def unlink(self, path):
         full = self.full(path)
         needs = [self.parent_ino(path)]
-        grave = self.park(full)
-        if not os.path.basename(path).startswith(FUSE_HIDDEN):
-            self.journal_dirop(dict(kind='unlink', path=full, grave=grave), needs)
+        self.journal_dirop(dict(kind='unlink', path=full, grave=self.park(full)), needs)
 
     def rename(self, old, new):
         src, dst = self.full(old), self.full(new)
@@ -158,7 +156,6 @@ class LazyFS(Operations):
                 raise FuseOSError(errno.ENOTEMPTY)
             replaced = self.park(dst)
         os.rename(src, dst)
-        # Also when libfuse parks an open file under FUSE_HIDDEN: that rename is the unlink or replacement it stands for.
         self.journal_dirop(dict(kind='rename', src=src, dst=dst, ino=os.lstat(dst).st_ino, replaced=replaced), needs)
 
     def chmod(self, path, mode):

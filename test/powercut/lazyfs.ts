@@ -109,8 +109,11 @@ export class LazyFsMount {
     if (!this.child) return;
     const r = spawnSync('umount', [this.dir], { encoding: 'utf8' });
     if (r.status !== 0 && isMounted(this.dir)) spawnSync('umount', ['-l', this.dir]);
-    const exited = await Promise.race([this.exited.then(() => true), sleep(5000).then(() => false)]);
+    let timer: NodeJS.Timeout | undefined;
+    const exited = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000)))]);
+    clearTimeout(timer);
     if (!exited) this.child.kill('SIGKILL');
+    if (process.env.POWERCUT_DEBUG && this.output.trim() !== 'ready') process.stderr.write(`[lazyfs output] ${this.output}\n`);
     await this.exited;
     this.child = null;
   }
@@ -157,6 +160,3 @@ function isMounted(dir: string): boolean {
     .some((l) => l.split(' ')[1] === dir);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

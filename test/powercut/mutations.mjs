@@ -4,7 +4,8 @@
 // cut can observe is listed as `equivalent` with the reason; any other survivor fails this script.
 //
 //   npm run build && npm run test:powercut:mutations          (POWERCUT_ROUNDS=5 by default; ONLY=id1,id2 to pick;
-//   POWERCUT_SPEC=test/powercut/directories.powercut-spec.ts POWERCUT_FILTER=directories for the deterministic tests)
+//   POWERCUT_SPEC=test/powercut/directories.powercut-spec.ts POWERCUT_FILTER=directories for the deterministic tests;
+//   POWERCUT_MUTATION_LOGS=<dir> keeps each run's full output)
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,7 +79,7 @@ const MUTANTS = [
   { id: 'idempotency-append-datasync', file: 'idempotency-store.js', find: "if (this.fsync === 'always')\n                await this.handle.datasync();", replace: "if (this.fsync === 'always')\n                await undefined;" },
 ];
 
-function runSuite(mainJs) {
+function runSuite(mainJs, label) {
   const started = Date.now();
   const r = spawnSync(
     join(repo, 'node_modules/.bin/jest'),
@@ -97,6 +98,7 @@ function runSuite(mainJs) {
     },
   );
   const out = `${r.stdout}\n${r.stderr}`;
+  if (process.env.POWERCUT_MUTATION_LOGS) writeFileSync(join(process.env.POWERCUT_MUTATION_LOGS, `${label}.log`), out);
   // The first problem the suite reported (what the power cut lost), for the table.
   const problem = /^\s*\+\s+"(.+)",?$/m.exec(out)?.[1] ?? /●.*\n\n\s+(.+(?:\n\s+\S.*){0,3})/.exec(out)?.[1]?.replace(/\s*\n\s*/g, ' ') ?? '';
   return { passed: r.status === 0, seconds: Math.round((Date.now() - started) / 1000), problem: problem.slice(0, 160) };
@@ -109,7 +111,7 @@ symlinkSync(join(repo, 'node_modules'), join(work, 'node_modules'));
 const results = [];
 try {
   if (!only) {
-    const base = runSuite(join(repo, 'dist/main.js'));
+    const base = runSuite(join(repo, 'dist/main.js'), 'baseline');
     console.log(`baseline (unmutated dist): ${base.passed ? 'passes' : 'FAILS'} in ${base.seconds} s`);
     if (!base.passed) throw new Error(`the unmutated build fails the power-cut suite: ${base.problem}`);
   }
@@ -131,7 +133,7 @@ try {
       console.log(`${m.id}: the mutated dist/storage/${m.file} does not parse`);
       continue;
     }
-    const r = runSuite(join(dist, 'main.js'));
+    const r = runSuite(join(dist, 'main.js'), m.id);
     const outcome = r.passed ? (m.equivalent ? 'survived (equivalent)' : 'SURVIVED') : 'caught';
     results.push({ ...m, outcome, ...r });
     console.log(`${m.id}: ${outcome} in ${r.seconds} s${r.passed ? (m.equivalent ? ` — ${m.equivalent}` : '') : ` — ${r.problem}`}`);
