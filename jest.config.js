@@ -1,4 +1,4 @@
-// Three suites: engine unit tests (no HTTP), e2e over real HTTP, crash tests that SIGKILL a real process.
+// Four suites: engine unit tests (no HTTP), e2e over real HTTP, crash tests that SIGKILL a real process, power cuts.
 const tsJest = [
   'ts-jest',
   {
@@ -17,5 +17,7 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
     { ...common, displayName: 'crash', testMatch: ['<rootDir>/test/crash/**/*.crash-spec.ts'] },
+    // Real broker processes on a lazyfs FUSE mount that drops unsynced data at a simulated power cut.
+    { ...common, displayName: 'powercut', testMatch: ['<rootDir>/test/powercut/**/*.powercut-spec.ts'] },
   ],
 };

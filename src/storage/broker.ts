@@ -1,10 +1,11 @@
 // The engine's front door: topics, produce, fetch, poll/ack against committed cursors, and seek.
 // Plain TypeScript with no framework imports; the Nest StorageService owns one instance.
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineConfig } from './engine-config';
 import { offsetOutOfRange, resourceExhausted, StorageError, topicNotFound } from './errors';
+import { fsyncDirSync, mkdirDurableSync } from './fs-durable';
 import { HandleCache } from './handle-cache';
 import type { PartitionLog } from './log';
 import { assertConsumerId, assertTopicName } from './names';
@@ -105,7 +106,7 @@ export class Broker implements StorageDriver {
   /** Opens every topic under DATA_DIR, recovering each partition's tail. O(topics × segments). */
   static open(config: EngineConfig, observer: StorageObserver = nullObserver): Broker {
     const broker = new Broker(config, observer);
-    mkdirSync(broker.topicsDir, { recursive: true });
+    mkdirDurableSync(broker.topicsDir);
     rmSync(broker.trashDir, { recursive: true, force: true });
     for (const name of readdirSync(broker.topicsDir)) {
       const dir = join(broker.topicsDir, name);
@@ -218,9 +219,12 @@ export class Broker implements StorageDriver {
     this.topics.delete(name);
     await topic.close();
     // Rename first so the name is free at once and a crash mid-delete cannot leave a half topic behind.
-    mkdirSync(this.trashDir, { recursive: true });
+    mkdirDurableSync(this.trashDir);
     const trashed = join(this.trashDir, `${name}.${Date.now()}`);
     renameSync(topic.dir, trashed);
+    // Both directories: an answered delete must not bring the topic back after a power cut.
+    fsyncDirSync(this.topicsDir);
+    fsyncDirSync(this.trashDir);
     await rm(trashed, { recursive: true, force: true });
   }
 

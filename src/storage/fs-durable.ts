@@ -1,6 +1,6 @@
 // Durable file-system steps shared by the engine: directory fsync and atomic replace-by-rename.
 import { open, rename } from 'node:fs/promises';
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** A new or renamed directory entry survives a crash only once its directory is fsynced. */
@@ -10,6 +10,33 @@ export async function fsyncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+export function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Creates `dir` and its missing parents so that they survive a power cut: a new directory's entry is durable only
+ * once the directory holding it is fsynced (the power-cut suite loses the whole topic otherwise).
+ */
+export function mkdirDurableSync(dir: string): void {
+  const first = mkdirSync(dir, { recursive: true });
+  if (first !== undefined) for (const parent of newEntryParents(dir, first)) fsyncDirSync(parent);
+}
+
+/** The directories whose entries changed when `dir` was created down from `first` (its first new ancestor). */
+function newEntryParents(dir: string, first: string): string[] {
+  const parents: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    parents.push(dirname(d));
+    if (d === first || dirname(d) === d) return parents;
   }
 }
 
@@ -39,10 +66,5 @@ export function writeFileAtomicSync(path: string, data: Buffer | string): void {
     closeSync(fd);
   }
   renameSync(tmp, path);
-  const dfd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  fsyncDirSync(dirname(path));
 }

@@ -70,6 +70,9 @@ export class GroupStore {
       await fh.sync();
       await fh.close();
       await fsyncDir(dirname(path));
+      // Also the topic's directory, every time: groups/ may have just been created by a concurrent first group
+      // whose own fsync of it has not finished, and this group's answers must not depend on that one.
+      await fsyncDir(dirname(dirname(path)));
       data = Buffer.alloc(0);
     }
     const records: GroupRecord[] = [];

@@ -1,10 +1,10 @@
 // A topic on disk: its metadata file, one log per partition and the committed cursors of its consumers.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CursorStore } from './cursor-store';
 import { IdempotencyWindow } from './idempotency-window';
 import type { EngineConfig } from './engine-config';
-import { writeFileAtomicSync } from './fs-durable';
+import { mkdirDurableSync, writeFileAtomicSync } from './fs-durable';
 import type { HandleCache } from './handle-cache';
 import { PartitionLog } from './log';
 import type { StorageObserver } from './observer';
@@ -78,7 +78,7 @@ export class Topic {
 
   /** Creates the directory layout; the metadata file is written last, atomically, and marks it complete. */
   static create(dir: string, meta: TopicMeta, config: EngineConfig, handles: HandleCache, observer: StorageObserver): Topic {
-    mkdirSync(dir, { recursive: true });
+    mkdirDurableSync(dir);
     const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.open(join(dir, String(p)), config, handles, observer));
     const cursors = CursorStore.open(join(dir, 'cursors.log'), config.fsync, () => undefined, handles);
     writeFileAtomicSync(join(dir, TOPIC_META_FILE), JSON.stringify(meta, null, 2) + '\n');
