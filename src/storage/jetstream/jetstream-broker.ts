@@ -43,7 +43,7 @@ import type { ProduceOptions, StorageDriver } from '../storage-driver';
 import { JetStreamCursors } from './cursors';
 import { IdempotencyKeys } from './idempotency';
 import { KvMirror } from './kv-mirror';
-import type { PartitionState } from './partition-state';
+import { noticeSubject, type PartitionState } from './partition-state';
 import { Publisher } from './publisher';
 import { PartitionReader } from './partition-reader';
 import { encodeRecord, type EncodedRecord } from './record-codec';
@@ -143,7 +143,7 @@ export class JetStreamBroker implements StorageDriver {
     await Promise.all(this.mirrors.map((m) => m.start(this.settings.failoverTimeoutMs)));
     const partitions = [...this.catalog.topics.values()].flatMap((t) => t.partitions);
     for (let i = 0; i < partitions.length; i += 64) {
-      await Promise.all(partitions.slice(i, i + 64).map((p) => withRetry('Reading stream state', this.settings.failoverTimeoutMs, () => p.refresh())));
+      await Promise.all(partitions.slice(i, i + 64).map((p) => withRetry('Reading stream state', this.settings.failoverTimeoutMs, () => p.refreshFromLeader())));
     }
   }
 
@@ -368,6 +368,7 @@ export class JetStreamBroker implements StorageDriver {
           }
           if (found) for (let k = 0; k < indexes.length; k++) if (found.has(ids[k])) offsets[indexes[k]] = found.get(ids[k])!;
           part.observeEnd(last);
+          this.announceEnd(part, last);
         }),
       );
     } catch (err) {
@@ -376,6 +377,20 @@ export class JetStreamBroker implements StorageDriver {
     }
     this.observer.onFlush({ messages: records.length - rejected.length, bytes: valueBytes, writeMs: performance.now() - started });
     return { placement, offsets, rejected, valueBytes };
+  }
+
+  /**
+   * Tells every replica waiting on the partition that the stream now reaches `lastSeq` (JetStream acked it, so a
+   * quorum stored it): their long polls wake one hop after ours instead of at a poll. Fire-and-forget; a notice
+   * lost with a dying connection only delays another replica's wake-up to its safety refresh.
+   */
+  private announceEnd(part: PartitionState, lastSeq: number): void {
+    if (lastSeq <= 0) return;
+    try {
+      this.nc.publish(noticeSubject(part.subject), String(lastSeq));
+    } catch {
+      // closed or reconnecting: see above
+    }
   }
 
   /**
@@ -526,6 +541,23 @@ export class JetStreamBroker implements StorageDriver {
       .all(topic.names)
       .filter((c) => c.partition < topic.partitions.length)
       .map((c) => this.cursor(topicName, c.consumerId, c.partition));
+  }
+
+  /**
+   * Brings what the synchronous views of a topic show (describe, cursor, consumers, lag) up to the leaders' state
+   * now: the topic's metadata, every partition's bounds (or `partition`'s) and, given a consumer, its cursors. A
+   * caller about to answer a view awaits this, so it shows every write answered through any replica before.
+   */
+  async syncViews(topicName: string, consumerId?: string, partition?: number): Promise<void> {
+    assertTopicName(topicName);
+    if (consumerId !== undefined) assertConsumerId(consumerId);
+    const topic = await this.catalog.lookupFresh(topicName);
+    if (!topic) throw topicNotFound(topicName);
+    const parts = partition === undefined ? topic.partitions : [this.partitionOf(topic, partition)];
+    await Promise.all([
+      ...parts.map((p) => this.reader.refresh(topic, p)),
+      ...(consumerId === undefined ? [] : parts.map((p) => this.cursors.read(topic.names, consumerId, p.index))),
+    ]);
   }
 
   // ---- lifetime -----------------------------------------------------------------------------------
