@@ -14,7 +14,8 @@
 // - topic metadata = KV bucket MK_TOPICS (partitions, createdAt, retention, incarnation).
 // - Idempotency-Key answers = KV bucket MK_IDEMPOTENCY (max age = IDEMPOTENCY_WINDOW_MS) plus message ids
 //   derived from the key.
-// - long polling = a plain NATS subscription on the partition's subject while someone waits.
+// - long polling = a subscription to the partition's commit notices (`<subject>.end`), which every broker
+//   replica publishes after JetStream acked its write (partition-state.ts), while someone waits.
 // - replication = NATS_REPLICAS (default 3 when the server is part of a cluster, 1 alone).
 //
 // Where JetStream differs from the embedded log and how the API's promises are kept
@@ -26,9 +27,11 @@
 //   nothing twice and answer the original sequence), then answers 503 with Retry-After.
 // - Batches: one call's records are consecutive unless another broker replica writes the same partition at
 //   that moment or an election cuts the call; each record's offset in the answer is always exact.
-// - Synchronous views (describe, list, cursor, consumers, lag) come from a local copy kept by KV watches and
-//   stream infos, at most about a second old for what other replicas did; everything that decides a
-//   delivery (poll, fetch, ack, seek) reads the leaders. Acks and seeks are read-after-write everywhere.
+// - Read-after-write across broker replicas: every read is bounded by the stream's last sequence from its
+//   leader (partition-reader.ts), cursors are read from the bucket's leader, and the synchronous views that
+//   must be exact (describe, cursor, group views) are brought up to the leaders first (syncViews). Only the
+//   topic list's counts and the consumer list's members come from the local copy kept by KV watches and
+//   stream infos (about a second old at most for what other replicas did).
 // - Retention removes single messages by age or size rather than whole segments (finer, same promise:
 //   offsets below the start are gone, the rest stay dense). segmentCount is reported as 1 (one stream).
 import { connect, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
