@@ -161,8 +161,9 @@ describe('two broker replicas over one JetStream cluster', () => {
         `group receive ${summary(group)}. The produce itself: ${summary(produce)}; long poll after B's answer: ${summary(afterAnswer)}`,
     );
     for (const xs of [poll, stream, group]) {
-      // Generous bounds on a shared machine: what they exclude is waking by the 1 s safety refresh.
-      expect(percentile(xs, 50)).toBeLessThan(SAFETY_REFRESH_MS / 4);
+      // Generous bounds on a shared machine (a wake-up by subscription takes a few ms here): what they exclude is
+      // waking by polling, whether the 1 s safety refresh or a backoff of stream infos (about 100 ms at p50).
+      expect(percentile(xs, 50)).toBeLessThan(75);
       expect(Math.max(...xs)).toBeLessThan(SAFETY_REFRESH_MS * 0.9);
     }
   });
