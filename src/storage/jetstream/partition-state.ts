@@ -76,23 +76,27 @@ export class PartitionState {
    * arriving while one is in flight waits for the next (the one in flight may predate a write it must see).
    */
   refreshFromLeader(): Promise<void> {
-    if (!this.inFlight) return (this.inFlight = this.requestInfo());
+    if (!this.inFlight) return this.requestInfo();
     this.queued ??= this.inFlight
       .catch(() => undefined)
       .then(() => {
         this.queued = null;
-        return (this.inFlight = this.requestInfo());
+        return this.requestInfo();
       });
     return this.queued;
   }
 
-  private async requestInfo(): Promise<void> {
-    try {
+  private requestInfo(): Promise<void> {
+    const request = (async () => {
       const info = await this.jsm.streams.info(this.stream);
       this.applyState(info.state.first_seq, info.state.last_seq, info.state.bytes);
-    } finally {
-      this.inFlight = null;
-    }
+    })();
+    this.inFlight = request;
+    const clear = () => {
+      if (this.inFlight === request) this.inFlight = null;
+    };
+    request.then(clear, clear);
+    return request;
   }
 
   /** Keeps the lagging views (topic list, consumer list) within about a second of the stream. */
