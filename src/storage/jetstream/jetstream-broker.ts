@@ -30,8 +30,8 @@
 // - Read-after-write across broker replicas: every read is bounded by the stream's last sequence from its
 //   leader (partition-reader.ts), cursors are read from the bucket's leader, and the synchronous views that
 //   must be exact (describe, cursor, group views) are brought up to the leaders first (syncViews). Only the
-//   topic list's counts and the consumer list's members come from the local copy kept by KV watches and
-//   stream infos (about a second old at most for what other replicas did).
+//   topic list's counts and the consumer list's members and offsets come from the local copy kept by KV
+//   watches and stream infos (README says by how much they may lag).
 // - Retention removes single messages by age or size rather than whole segments (finer, same promise:
 //   offsets below the start are gone, the rest stay dense). segmentCount is reported as 1 (one stream).
 import { connect, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
