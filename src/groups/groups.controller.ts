@@ -42,7 +42,11 @@ import { GroupsService } from './groups.service';
 const TOPIC = { name: 'topic', description: 'Topic name: [A-Za-z0-9._-]{1,249}', example: 'orders' };
 const GROUP = { name: 'group', description: 'Consumer group: [A-Za-z0-9._:@-]{1,255}', example: 'billing' };
 const SETTLE_207 = { status: 207, type: LeaseResultsResponse, description: 'Several lease ids and some failed: see each status' };
-const SETTLE_409 = { type: ErrorBody, description: 'A single lease id that is no longer current (LEASE_EXPIRED)' };
+const SETTLE_409 = {
+  type: ErrorBody,
+  description:
+    'A single lease id that is no longer current (LEASE_EXPIRED); or, with several broker replicas, a lease another replica issued (LEASE_UNKNOWN_TO_REPLICA: nothing settled, send it to that replica)',
+};
 
 class GroupNamePipe implements PipeTransform<unknown, string> {
   transform(value: unknown): string {

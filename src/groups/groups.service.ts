@@ -6,6 +6,7 @@ import { toMessageView } from '../messages/message-codec';
 import { type GroupConfigChanges, GroupRegistry, type GroupView } from '../storage/consumer-groups';
 import type { LeaseResult } from '../storage/group-delivery';
 import { StorageService } from '../storage/storage.service';
+import { ReplicaLeases, replicaIdOf } from './replica-leases';
 import type { GroupMessage, GroupResponse, LeaseResultResponse, ReceiveResponse, RedriveResponse } from './group.dto';
 
 export interface ReceiveQuery {
@@ -18,12 +19,15 @@ export interface ReceiveQuery {
 @Injectable()
 export class GroupsService implements BeforeApplicationShutdown, OnApplicationShutdown {
   readonly registry: GroupRegistry;
+  /** With JetStream several replicas serve one topic, each keeping its own leases: lease ids name their replica. */
+  private readonly leases: ReplicaLeases | null;
 
   constructor(
-    storage: StorageService,
+    private readonly storage: StorageService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.registry = new GroupRegistry(storage.broker);
+    this.leases = config.storage === 'jetstream' ? new ReplicaLeases(replicaIdOf(config.engine.dataDir)) : null;
   }
 
   async configure(topic: string, group: string, changes: GroupConfigChanges): Promise<{ created: boolean; group: GroupResponse }> {
@@ -31,11 +35,14 @@ export class GroupsService implements BeforeApplicationShutdown, OnApplicationSh
     return { created, group: toGroupResponse(view) };
   }
 
+  /** End offsets and lag as the leaders have them (writes through any replica count at once). */
   async describe(topic: string, group: string): Promise<GroupResponse> {
+    await this.storage.syncViews(topic);
     return toGroupResponse(await this.registry.describe(topic, group));
   }
 
   async list(topic: string): Promise<GroupResponse[]> {
+    await this.storage.syncViews(topic);
     return (await this.registry.list(topic)).map(toGroupResponse);
   }
 
@@ -45,7 +52,7 @@ export class GroupsService implements BeforeApplicationShutdown, OnApplicationSh
       messages: deliveries.map(
         (d): GroupMessage => ({
           ...toMessageView(d.record, d.partition),
-          lease_id: d.leaseId,
+          lease_id: this.leases ? this.leases.tag(d.leaseId) : d.leaseId,
           lease_expires_at: d.expiresAt,
           deliveries: d.deliveries,
         }),
@@ -54,15 +61,22 @@ export class GroupsService implements BeforeApplicationShutdown, OnApplicationSh
   }
 
   async ack(topic: string, group: string, leaseIds: string[]): Promise<LeaseResultResponse[]> {
-    return (await this.registry.ack(topic, group, leaseIds)).map(toLeaseResult);
+    return this.settle(leaseIds, (ids) => this.registry.ack(topic, group, ids));
   }
 
   async nack(topic: string, group: string, leaseIds: string[], delayMs: number): Promise<LeaseResultResponse[]> {
-    return (await this.registry.nack(topic, group, leaseIds, delayMs)).map(toLeaseResult);
+    return this.settle(leaseIds, (ids) => this.registry.nack(topic, group, ids, delayMs));
   }
 
   async extend(topic: string, group: string, leaseIds: string[], leaseMs: number): Promise<LeaseResultResponse[]> {
-    return (await this.registry.extend(topic, group, leaseIds, leaseMs)).map(toLeaseResult);
+    return this.settle(leaseIds, (ids) => this.registry.extend(topic, group, ids, leaseMs));
+  }
+
+  /** Runs a settle on the engine's lease ids (refused whole when one belongs to another replica), answering the client's ids. */
+  private async settle(leaseIds: string[], run: (ids: string[]) => Promise<LeaseResult[]>): Promise<LeaseResultResponse[]> {
+    const ids = this.leases ? this.leases.untag(leaseIds) : leaseIds;
+    const results = await run(ids);
+    return results.map((r, i) => toLeaseResult({ ...r, leaseId: leaseIds[i] }));
   }
 
   async redrive(topic: string, group: string, max: number): Promise<RedriveResponse> {

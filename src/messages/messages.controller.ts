@@ -260,8 +260,8 @@ export class MessagesController {
   @Requires('consume')
   @ApiOkResponse({ type: ConsumerListResponse, description: 'Committed cursors' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
-  consumers(@Param('topic', TopicNamePipe) topic: string): ConsumerListResponse {
-    return { consumers: this.messages.consumers(topic) };
+  async consumers(@Param('topic', TopicNamePipe) topic: string): Promise<ConsumerListResponse> {
+    return { consumers: await this.messages.consumers(topic) };
   }
 
   /** A consumer's committed offset and lag on one partition. */
@@ -276,7 +276,7 @@ export class MessagesController {
     @Param('topic', TopicNamePipe) topic: string,
     @Param('consumer_id', ConsumerIdPipe) consumerId: string,
     @Query('partition', new OffsetPipe('partition', 0, 1023)) partition: number,
-  ): CursorResponse {
+  ): Promise<CursorResponse> {
     return this.messages.cursor(topic, consumerId, partition);
   }
 

@@ -217,7 +217,9 @@ export class MessagesService {
     return this.cursor(topic, consumerId, partition);
   }
 
-  cursor(topic: string, consumerId: string, partition: number): CursorResponse {
+  /** A cursor view showing every ack, seek and produce answered through any broker replica before it. */
+  async cursor(topic: string, consumerId: string, partition: number): Promise<CursorResponse> {
+    await this.storage.syncViews(topic, consumerId, partition);
     return toCursorResponse(this.broker.cursor(topic, consumerId, partition));
   }
 
@@ -225,7 +227,8 @@ export class MessagesService {
     return toCursorResponse(await this.broker.seek(topic, consumerId, target, partition));
   }
 
-  consumers(topic: string): CursorResponse[] {
+  async consumers(topic: string): Promise<CursorResponse[]> {
+    await this.storage.syncViews(topic);
     return this.broker.consumers(topic).map(toCursorResponse);
   }
 }

@@ -58,6 +58,14 @@ export class StorageService implements BeforeApplicationShutdown, OnApplicationS
     return this.broker instanceof JetStreamBroker ? this.broker.probe() : this.probeWritable();
   }
 
+  /**
+   * Before answering a synchronous view (describe, cursor, consumers, group lag) that must show every write
+   * answered through any broker replica: JetStream asks the leaders; the embedded log is always current.
+   */
+  async syncViews(topic: string, consumerId?: string, partition?: number): Promise<void> {
+    if (this.broker instanceof JetStreamBroker) await this.broker.syncViews(topic, consumerId, partition);
+  }
+
   /** What readiness reports besides "up". */
   describe(): Record<string, unknown> {
     const topics = this.broker.listTopics().length;

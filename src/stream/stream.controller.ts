@@ -92,7 +92,7 @@ export class StreamController {
     }
     let plan;
     try {
-      plan = this.streams.plan(request);
+      plan = await this.streams.plan(request);
     } catch (err) {
       slot.release();
       throw err;

@@ -88,7 +88,10 @@ export class StreamService implements BeforeApplicationShutdown {
   }
 
   /** Where each partition starts; throws 400/404 for bad input (before any byte of the stream is sent). */
-  plan(req: StreamRequest): StreamPlan {
+  async plan(req: StreamRequest): Promise<StreamPlan> {
+    // Start positions clamp to the log: its bounds (and a consumer's cursor) as the leaders have them now, so a
+    // resume or from_offset just past another replica's last write is never pulled back to an older end.
+    await this.storage.syncViews(req.topic, req.consumerId, req.partition);
     const broker = this.storage.broker;
     const info = broker.describeTopic(req.topic);
     if (req.partition !== undefined && req.partition >= info.partitions) {

@@ -92,7 +92,8 @@ export class TopicsController {
   @ApiParam(TOPIC_PARAM)
   @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid topic name' })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such topic' })
-  describe(@Param('topic', TopicNamePipe) topic: string): TopicView {
+  async describe(@Param('topic', TopicNamePipe) topic: string): Promise<TopicView> {
+    await this.storage.syncViews(topic);
     return toTopicView(this.storage.broker.describeTopic(topic));
   }
 

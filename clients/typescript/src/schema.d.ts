@@ -2518,7 +2518,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A single lease id that is no longer current (LEASE_EXPIRED) */
+            /** @description A single lease id that is no longer current (LEASE_EXPIRED); or, with several broker replicas, a lease another replica issued (LEASE_UNKNOWN_TO_REPLICA: nothing settled, send it to that replica) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2619,7 +2619,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A single lease id that is no longer current (LEASE_EXPIRED) */
+            /** @description A single lease id that is no longer current (LEASE_EXPIRED); or, with several broker replicas, a lease another replica issued (LEASE_UNKNOWN_TO_REPLICA: nothing settled, send it to that replica) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2720,7 +2720,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A single lease id that is no longer current (LEASE_EXPIRED) */
+            /** @description A single lease id that is no longer current (LEASE_EXPIRED); or, with several broker replicas, a lease another replica issued (LEASE_UNKNOWN_TO_REPLICA: nothing settled, send it to that replica) */
             409: {
                 headers: {
                     [name: string]: unknown;

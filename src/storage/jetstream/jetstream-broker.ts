@@ -14,7 +14,8 @@
 // - topic metadata = KV bucket MK_TOPICS (partitions, createdAt, retention, incarnation).
 // - Idempotency-Key answers = KV bucket MK_IDEMPOTENCY (max age = IDEMPOTENCY_WINDOW_MS) plus message ids
 //   derived from the key.
-// - long polling = a plain NATS subscription on the partition's subject while someone waits.
+// - long polling = a subscription to the partition's commit notices (`<subject>.end`), which every broker
+//   replica publishes after JetStream acked its write (partition-state.ts), while someone waits.
 // - replication = NATS_REPLICAS (default 3 when the server is part of a cluster, 1 alone).
 //
 // Where JetStream differs from the embedded log and how the API's promises are kept
@@ -26,9 +27,11 @@
 //   nothing twice and answer the original sequence), then answers 503 with Retry-After.
 // - Batches: one call's records are consecutive unless another broker replica writes the same partition at
 //   that moment or an election cuts the call; each record's offset in the answer is always exact.
-// - Synchronous views (describe, list, cursor, consumers, lag) come from a local copy kept by KV watches and
-//   stream infos, at most about a second old for what other replicas did; everything that decides a
-//   delivery (poll, fetch, ack, seek) reads the leaders. Acks and seeks are read-after-write everywhere.
+// - Read-after-write across broker replicas: every read is bounded by the stream's last sequence from its
+//   leader (partition-reader.ts), cursors are read from the bucket's leader, and the synchronous views that
+//   must be exact (describe, cursor, group views) are brought up to the leaders first (syncViews). Only the
+//   topic list's counts and the consumer list's members and offsets come from the local copy kept by KV
+//   watches and stream infos (README says by how much they may lag).
 // - Retention removes single messages by age or size rather than whole segments (finer, same promise:
 //   offsets below the start are gone, the rest stay dense). segmentCount is reported as 1 (one stream).
 import { connect, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
@@ -43,7 +46,7 @@ import type { ProduceOptions, StorageDriver } from '../storage-driver';
 import { JetStreamCursors } from './cursors';
 import { IdempotencyKeys } from './idempotency';
 import { KvMirror } from './kv-mirror';
-import type { PartitionState } from './partition-state';
+import { noticeSubject, type PartitionState } from './partition-state';
 import { Publisher } from './publisher';
 import { PartitionReader } from './partition-reader';
 import { encodeRecord, type EncodedRecord } from './record-codec';
@@ -143,7 +146,7 @@ export class JetStreamBroker implements StorageDriver {
     await Promise.all(this.mirrors.map((m) => m.start(this.settings.failoverTimeoutMs)));
     const partitions = [...this.catalog.topics.values()].flatMap((t) => t.partitions);
     for (let i = 0; i < partitions.length; i += 64) {
-      await Promise.all(partitions.slice(i, i + 64).map((p) => withRetry('Reading stream state', this.settings.failoverTimeoutMs, () => p.refresh())));
+      await Promise.all(partitions.slice(i, i + 64).map((p) => withRetry('Reading stream state', this.settings.failoverTimeoutMs, () => p.refreshFromLeader())));
     }
   }
 
@@ -368,6 +371,7 @@ export class JetStreamBroker implements StorageDriver {
           }
           if (found) for (let k = 0; k < indexes.length; k++) if (found.has(ids[k])) offsets[indexes[k]] = found.get(ids[k])!;
           part.observeEnd(last);
+          this.announceEnd(part, last);
         }),
       );
     } catch (err) {
@@ -376,6 +380,20 @@ export class JetStreamBroker implements StorageDriver {
     }
     this.observer.onFlush({ messages: records.length - rejected.length, bytes: valueBytes, writeMs: performance.now() - started });
     return { placement, offsets, rejected, valueBytes };
+  }
+
+  /**
+   * Tells every replica waiting on the partition that the stream now reaches `lastSeq` (JetStream acked it, so a
+   * quorum stored it): their long polls wake one hop after ours instead of at a poll. Fire-and-forget; a notice
+   * lost with a dying connection only delays another replica's wake-up to its safety refresh.
+   */
+  private announceEnd(part: PartitionState, lastSeq: number): void {
+    if (lastSeq <= 0) return;
+    try {
+      this.nc.publish(noticeSubject(part.subject), String(lastSeq));
+    } catch {
+      // closed or reconnecting: see above
+    }
   }
 
   /**
@@ -526,6 +544,23 @@ export class JetStreamBroker implements StorageDriver {
       .all(topic.names)
       .filter((c) => c.partition < topic.partitions.length)
       .map((c) => this.cursor(topicName, c.consumerId, c.partition));
+  }
+
+  /**
+   * Brings what the synchronous views of a topic show (describe, cursor, consumers, lag) up to the leaders' state
+   * now: the topic's metadata, every partition's bounds (or `partition`'s) and, given a consumer, its cursors. A
+   * caller about to answer a view awaits this, so it shows every write answered through any replica before.
+   */
+  async syncViews(topicName: string, consumerId?: string, partition?: number): Promise<void> {
+    assertTopicName(topicName);
+    if (consumerId !== undefined) assertConsumerId(consumerId);
+    const topic = await this.catalog.lookupFresh(topicName);
+    if (!topic) throw topicNotFound(topicName);
+    const parts = partition === undefined ? topic.partitions : [this.partitionOf(topic, partition)];
+    await Promise.all([
+      ...parts.map((p) => this.reader.refresh(topic, p)),
+      ...(consumerId === undefined ? [] : parts.map((p) => this.cursors.read(topic.names, consumerId, p.index))),
+    ]);
   }
 
   // ---- lifetime -----------------------------------------------------------------------------------

@@ -18,22 +18,45 @@ export class PartitionReader {
     private readonly closed: () => boolean,
   ) {}
 
-  /** Fresh bounds (first and last sequence) from the stream's leader. */
+  /** Bounds (first and last sequence) from the stream's leader, asked after this call began. */
   refresh(topic: JsTopic, part: PartitionState): Promise<void> {
-    return this.withTopic(topic, 'Reading stream state', () => part.refresh());
+    return this.withTopic(topic, 'Reading stream state', () => part.refreshFromLeader());
   }
 
   /**
    * Up to `max` records (and about `maxBytes` of values) from offset `from()`, evaluated after the bounds are
-   * known. The bounds are refreshed first unless `from()` already lies inside the known ones (the common poll
-   * near the end), so a read at the end always sees what was stored meanwhile.
+   * known. A read is bounded by the stream's real last sequence, from its leader, never by what this replica
+   * happens to have cached: unless the read is sure to fill up inside the known bounds, the leader is asked at
+   * once (in parallel with the first message gets) and its answer awaited before the read stops at an end. So
+   * a record acknowledged through any broker replica before the read began is in it (or beyond a full page).
    */
   async readFrom(topic: JsTopic, part: PartitionState, from: () => number, max: number, maxBytes: number): Promise<StoredRecord[]> {
-    if (!(from() >= part.start && from() < part.end)) await this.refresh(topic, part);
+    let leader: Promise<void> | null = null;
+    /** Set once the bounds include the leader's answer to a request sent after this read began. */
+    let bounded = false;
+    const askLeader = (): Promise<void> => {
+      if (!leader) {
+        leader = this.refresh(topic, part);
+        leader.catch(() => undefined); // awaited below whenever its answer matters
+      }
+      return leader;
+    };
+    const untilLeaderAnswers = async () => {
+      await askLeader();
+      bounded = true;
+    };
+    if (!(from() >= part.start && from() + max <= part.end)) void askLeader();
+    if (!(from() >= part.start && from() < part.end)) await untilLeaderAnswers();
     const out: StoredRecord[] = [];
     let next = Math.max(from(), part.start);
     let bytes = 0;
-    while (out.length < max && bytes < maxBytes && next < part.end) {
+    while (out.length < max && bytes < maxBytes) {
+      if (next >= part.end) {
+        // At the end as known here: only the leader's bound says whether that is the end (read-after-write across replicas).
+        if (bounded) break;
+        await untilLeaderAnswers();
+        continue;
+      }
       const count = Math.min(max - out.length, part.end - next, READ_WINDOW);
       const first = next;
       const msgs = await Promise.all(Array.from({ length: count }, (_, k) => this.getMessage(topic, part, first + k + 1)));
@@ -56,6 +79,8 @@ export class PartitionReader {
         next = next >= part.start ? next + 1 : part.start;
       }
     }
+    // A bound asked for is awaited, so what the caller reports next to the records (end_offset) is the leader's.
+    if (leader) await leader;
     return out;
   }
 

@@ -89,7 +89,7 @@ export class TopicCatalog {
     const topic = new JsTopic(meta, revision, new TopicNames(this.settings.prefix, meta.name, meta.incarnation), []);
     this.addPartitions(topic, meta.partitions);
     this.topics.set(meta.name, topic);
-    for (const p of topic.partitions) p.refresh().catch(() => undefined);
+    for (const p of topic.partitions) p.refreshFromLeader().catch(() => undefined);
     return topic;
   }
 
@@ -112,7 +112,20 @@ export class TopicCatalog {
     const entry = await withRetry('Reading topic metadata', this.settings.failoverTimeoutMs, () => this.kv.get(topicKey(name)));
     if (!entry || entry.operation !== 'PUT') return undefined;
     const topic = this.adopt(JSON.parse(entry.string()) as JsTopicMeta, entry.revision);
-    await Promise.all(topic.partitions.map((p) => p.refresh().catch(() => undefined)));
+    await Promise.all(topic.partitions.map((p) => p.refreshFromLeader().catch(() => undefined)));
+    return topic;
+  }
+
+  /** The topic as the bucket's leader has it now (created, grown or deleted by another replica a moment ago). */
+  async lookupFresh(name: string): Promise<JsTopic | undefined> {
+    const entry = await withRetry('Reading topic metadata', this.settings.failoverTimeoutMs, () => this.kv.get(topicKey(name)));
+    if (!entry) return this.topics.get(name);
+    if (entry.operation !== 'PUT') {
+      this.apply(entry);
+      return undefined;
+    }
+    const topic = this.adopt(JSON.parse(entry.string()) as JsTopicMeta, entry.revision);
+    await Promise.all(topic.partitions.map((p) => (p.refreshedAt === 0 ? p.refreshFromLeader().catch(() => undefined) : undefined)));
     return topic;
   }
 
