@@ -5,6 +5,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineConfig } from './engine-config';
 import { offsetOutOfRange, resourceExhausted, StorageError, topicNotFound } from './errors';
+import { takeCleanShutdown, writeCleanShutdown } from './clean-shutdown';
 import { HandleCache } from './handle-cache';
 import type { PartitionLog } from './log';
 import { assertConsumerId, assertTopicName } from './names';
@@ -23,6 +24,7 @@ import type { IdempotencyWindow, WindowEntry } from './idempotency-window';
 import { encodeMarker } from './producer-marker';
 import type { ProduceOptions, StorageDriver } from './storage-driver';
 import { Topic } from './topic';
+import { compareTopicNames, pageTopicNames, type TopicListQuery } from './topic-list';
 
 export interface PartitionInfo {
   partition: number;
@@ -86,6 +88,10 @@ export class Broker implements StorageDriver {
   private readonly handles: HandleCache;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  /** Topic names in list order, kept between creates and deletes so a page of 10,000 topics sorts nothing. */
+  private sortedNames: string[] | null = null;
+  /** True when this start found the clean-shutdown marker: partitions open on first use, nothing recovered. */
+  startedClean = false;
 
   private constructor(
     readonly config: EngineConfig,
@@ -102,13 +108,24 @@ export class Broker implements StorageDriver {
     return join(this.config.dataDir, 'trash');
   }
 
-  /** Opens every topic under DATA_DIR, recovering each partition's tail. O(topics × segments). */
+  /**
+   * Opens every topic under DATA_DIR. After a clean shutdown (the marker is there) no partition is read: each
+   * opens on first use from the marker's summary. Otherwise each partition's active segment tail is recovered
+   * and cursors are clamped to the log ends before anything is served: O(topics × partitions), reads only.
+   */
   static open(config: EngineConfig, observer: StorageObserver = nullObserver): Broker {
     const broker = new Broker(config, observer);
     mkdirSync(broker.topicsDir, { recursive: true });
     rmSync(broker.trashDir, { recursive: true, force: true });
+    const clean = takeCleanShutdown(config.dataDir);
+    broker.startedClean = clean !== null;
     for (const name of readdirSync(broker.topicsDir)) {
       const dir = join(broker.topicsDir, name);
+      const summary = clean?.get(name);
+      if (summary) {
+        broker.topics.set(name, Topic.lazy(dir, summary, config, broker.handles, broker.observer));
+        continue;
+      }
       if (!Topic.exists(dir)) {
         rmSync(dir, { recursive: true, force: true }); // a create that crashed before its metadata landed
         continue;
@@ -136,7 +153,7 @@ export class Broker implements StorageDriver {
   async syncAll(): Promise<void> {
     for (const topic of this.topics.values()) {
       for (const p of topic.partitions) await p.syncIfDirty();
-      await topic.cursors.syncIfDirty();
+      await topic.openCursors?.syncIfDirty();
     }
   }
 
@@ -154,6 +171,19 @@ export class Broker implements StorageDriver {
 
   get openFileCount(): number {
     return this.handles.openCount;
+  }
+
+  /** Partitions in all, and how many have been opened (all of them after a crash start). */
+  partitionStats(): { total: number; opened: number } {
+    let total = 0;
+    let opened = 0;
+    for (const topic of this.topics.values()) {
+      for (const p of topic.partitions) {
+        total++;
+        if (p.opened) opened++;
+      }
+    }
+    return { total, opened };
   }
 
   // ---- topics -------------------------------------------------------------------------------------
@@ -186,7 +216,7 @@ export class Broker implements StorageDriver {
         this.assertOpen();
         let topic: Topic;
         try {
-          topic = Topic.create(
+          topic = await Topic.create(
             join(this.topicsDir, name),
             { name, partitions, createdAt: new Date().toISOString(), ...retention },
             this.config,
@@ -198,10 +228,11 @@ export class Broker implements StorageDriver {
           throw resourceExhausted(err) ?? err;
         }
         this.topics.set(name, topic);
+        this.sortedNames = null;
         return topic;
       })();
-      // Cleared once settled, not in a `finally` inside the body: the body never awaits, so that would run
-      // before the set below and leave the entry (and a deleted topic) behind for good.
+      // Cleared once settled, not in a `finally` inside the body: a body that throws before its first await
+      // would run it before the set below and leave the entry (and a deleted topic) behind for good.
       const clear = () => {
         if (this.creating.get(name) === created) this.creating.delete(name);
       };
@@ -216,6 +247,7 @@ export class Broker implements StorageDriver {
     const topic = this.getTopic(name);
     topic.deleted = true;
     this.topics.delete(name);
+    this.sortedNames = null;
     await topic.close();
     // Rename first so the name is free at once and a crash mid-delete cannot leave a half topic behind.
     mkdirSync(this.trashDir, { recursive: true });
@@ -224,8 +256,18 @@ export class Broker implements StorageDriver {
     await rm(trashed, { recursive: true, force: true });
   }
 
-  listTopics(): TopicInfo[] {
-    return [...this.topics.values()].sort((a, b) => a.name.localeCompare(b.name)).map((t) => this.describe(t));
+  listTopics(query: TopicListQuery = {}): TopicInfo[] {
+    return this.listTopicNames(query).map((name) => this.describe(this.topics.get(name)!));
+  }
+
+  /** Topic names in list order (`localeCompare`), filtered and paged by `query`; describes nothing. */
+  listTopicNames(query: TopicListQuery = {}): string[] {
+    this.sortedNames ??= [...this.topics.keys()].sort(compareTopicNames);
+    return pageTopicNames(this.sortedNames, query);
+  }
+
+  get topicCount(): number {
+    return this.topics.size;
   }
 
   describeTopic(name: string): TopicInfo {
@@ -594,12 +636,24 @@ export class Broker implements StorageDriver {
     if (this.closed) throw new StorageError('CLOSED', 'The broker is shutting down');
   }
 
-  /** Finishes queued writes, fsyncs and closes every file. */
+  /**
+   * Finishes queued writes and creates, fsyncs and closes every file, then writes the clean-shutdown marker
+   * with every topic's summary: only when every close succeeded, so the next start skips recovery only for
+   * logs that are known synced and trimmed.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    await Promise.all([...this.topics.values()].map((t) => t.close()));
+    await Promise.allSettled([...this.creating.values()]);
+    const topics = [...this.topics.values()];
+    const results = await Promise.allSettled(topics.map((t) => t.close()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    await writeCleanShutdown(
+      this.config.dataDir,
+      topics.map((t) => t.summary()),
+    );
   }
 }
 

@@ -3,11 +3,11 @@
 // Appends queue up while a write+fsync is in flight and are then written together: one write and one
 // fsync answer every produce that arrived meanwhile. Readers only ever see bytes that are already durable
 // (under FSYNC=always), so a message a consumer has seen and acked can never vanish in a crash.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineConfig } from './engine-config';
-import { StorageError, storageUnavailable } from './errors';
+import { resourceExhausted, StorageError, storageUnavailable } from './errors';
 import type { HandleCache } from './handle-cache';
 import { OffsetIndex } from './offset-index';
 import {
@@ -22,7 +22,7 @@ import {
 import { AppendWaiters } from './append-waiters';
 import { fsyncDir } from './fs-durable';
 import { nullObserver, type StorageObserver } from './observer';
-import { fileSize, parseSegmentFileName, scanLog, Segment, segmentFileName, truncateFile } from './segment';
+import { parseSegmentFileName, scanLog, Segment, segmentFileName, truncateFile } from './segment';
 
 /** Largest physical batch a flush writes: bounds what a read of one message has to load and check. */
 const MAX_PHYSICAL_BATCH_BYTES = 16 * 1024;
@@ -59,8 +59,22 @@ export interface RecoveryReport {
   truncatedBytes: number;
 }
 
+/** What a partition's views need before its files are opened: known exactly after a clean shutdown. */
+export interface PartitionSummary {
+  startOffset: number;
+  endOffset: number;
+  sizeBytes: number;
+  segmentCount: number;
+}
+
 export class PartitionLog {
-  private readonly segments: Segment[];
+  private segments: Segment[];
+  /**
+   * Set while the partition has not been opened (lazy open after a clean shutdown): its views answer from
+   * this summary and the first append, read or retention pass opens the files. Nothing can change the log
+   * before that, so the summary stays exact.
+   */
+  private unopened: PartitionSummary | null = null;
   private readonly queue: PendingAppend[] = [];
   private queuedBytes = 0;
   private flushing = false;
@@ -80,63 +94,86 @@ export class PartitionLog {
     private readonly config: EngineConfig,
     private readonly handles: HandleCache,
     segments: Segment[],
-    readonly recovery: RecoveryReport,
+    public recovery: RecoveryReport,
     private readonly observer: StorageObserver,
   ) {
     this.segments = segments;
-    this.active.writable = true;
+    if (segments.length > 0) this.active.writable = true;
   }
 
   /** Opens (or creates) the log in `dir`, recovering the active segment's tail. Startup only: sync I/O. */
   static open(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver = nullObserver): PartitionLog {
-    mkdirSync(dir, { recursive: true });
-    const names = readdirSync(dir);
-    const bases = names
-      .map(parseSegmentFileName)
-      .filter((b): b is number => b !== null)
-      .sort((a, b) => a - b);
-    for (const name of names) {
-      // Leftovers of an interrupted roll or rewrite; the .log files are the truth.
-      if (name.endsWith('.tmp') || (name.endsWith('.index') && !names.includes(name.replace(/\.index$/, '.log')))) {
-        rmSync(join(dir, name), { force: true });
-      }
-    }
-    if (bases.length === 0) {
-      createSegmentFilesSync(dir, 0);
-      bases.push(0);
-    }
-    const segments: Segment[] = [];
-    for (let i = 0; i < bases.length - 1; i++) {
-      const st = statSync(join(dir, segmentFileName(bases[i], '.log')));
-      segments.push(Segment.sealedFromStat(dir, bases[i], bases[i + 1], st));
-    }
-    const { segment, truncatedBytes } = recoverActiveSegment(dir, bases[bases.length - 1], config.indexIntervalBytes);
-    segments.push(segment);
+    const { segments, truncatedBytes } = loadSegments(dir, config);
     return new PartitionLog(dir, config, handles, segments, { truncatedBytes }, observer);
   }
 
+  /**
+   * A partition left by a clean shutdown, described by its summary and opened on first use (an append, a
+   * read, retention with sealed segments to check): start-up then reads nothing of it.
+   */
+  static lazy(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver, summary: PartitionSummary): PartitionLog {
+    const log = new PartitionLog(dir, config, handles, [], { truncatedBytes: 0 }, observer);
+    log.unopened = { ...summary };
+    return log;
+  }
+
+  /** A partition whose empty first segment (.log and .index) was just created and made durable by the caller. */
+  static created(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver): PartitionLog {
+    const seg = new Segment(dir, 0, 0, 0, Date.now());
+    seg.index = new OffsetIndex();
+    return new PartitionLog(dir, config, handles, [seg], { truncatedBytes: 0 }, observer);
+  }
+
+  /** False while a lazily opened partition has not been touched (no file of it read). */
+  get opened(): boolean {
+    return this.unopened === null;
+  }
+
+  /** Opens a lazy partition's files now (the same recovery as at start: the active segment's tail). */
+  private openNow(): Segment[] {
+    if (this.unopened) {
+      let loaded: { segments: Segment[]; truncatedBytes: number };
+      try {
+        loaded = loadSegments(this.dir, this.config);
+      } catch (err) {
+        throw resourceExhausted(err) ?? err;
+      }
+      this.segments = loaded.segments;
+      this.recovery = { truncatedBytes: loaded.truncatedBytes };
+      this.segments[this.segments.length - 1].writable = true;
+      this.unopened = null;
+    }
+    return this.segments;
+  }
+
   get active(): Segment {
-    return this.segments[this.segments.length - 1];
+    const segments = this.openNow();
+    return segments[segments.length - 1];
   }
 
   /** First offset still stored (retention moves it forward). */
   get startOffset(): number {
-    return this.segments[0].baseOffset;
+    return this.unopened ? this.unopened.startOffset : this.segments[0].baseOffset;
   }
 
   /** Offset the next appended record will get; everything below it is readable. */
   get endOffset(): number {
-    return this.active.endOffset;
+    return this.unopened ? this.unopened.endOffset : this.active.endOffset;
   }
 
   get segmentCount(): number {
-    return this.segments.length;
+    return this.unopened ? this.unopened.segmentCount : this.segments.length;
   }
 
   get sizeBytes(): number {
+    if (this.unopened) return this.unopened.sizeBytes;
     let total = 0;
     for (const s of this.segments) total += s.size;
     return total;
+  }
+
+  summary(): PartitionSummary {
+    return { startOffset: this.startOffset, endOffset: this.endOffset, sizeBytes: this.sizeBytes, segmentCount: this.segmentCount };
   }
 
   /**
@@ -145,6 +182,13 @@ export class PartitionLog {
    */
   append(records: PreparedRecord[], bytes: number): Promise<number> {
     if (this.closing) return Promise.reject(new StorageError('CLOSED', 'The log is closing'));
+    if (this.unopened) {
+      try {
+        this.openNow();
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
     if (this.queuedBytes > 0 && this.queuedBytes + bytes > this.config.maxInFlightBytes) {
       return Promise.reject(
         new StorageError('BACK_PRESSURE', 'Too many bytes waiting to be written to this partition; retry shortly', 1),
@@ -400,7 +444,7 @@ export class PartitionLog {
    * timestamp column picks where to start and a short scan finds the record.
    */
   async offsetForTimestamp(t: number): Promise<number> {
-    for (const seg of [...this.segments]) {
+    for (const seg of [...this.openNow()]) {
       if (seg.size === 0) continue;
       const index = seg.index ?? (await seg.loadIndex(this.config.indexIntervalBytes));
       const from = index.lookupTime(t);
@@ -420,7 +464,7 @@ export class PartitionLog {
   }
 
   private segmentFor(offset: number): Segment {
-    const segs = this.segments;
+    const segs = this.openNow();
     let lo = 0;
     let hi = segs.length - 1;
     while (lo < hi) {
@@ -537,6 +581,9 @@ export class PartitionLog {
    */
   async enforceRetention(now: number, limits: { retentionMs: number; retentionBytes: number } = this.config): Promise<number> {
     const { retentionMs, retentionBytes } = limits;
+    // Only sealed segments are ever deleted: an unopened partition with none has nothing to check.
+    if (this.unopened && this.unopened.segmentCount <= 1) return 0;
+    this.openNow();
     let total = this.sizeBytes;
     let removed = 0;
     while (this.segments.length > 1) {
@@ -558,6 +605,8 @@ export class PartitionLog {
   /** Waits for queued appends, makes everything durable and releases the files. */
   close(): Promise<void> {
     this.waiters.releaseAll();
+    // Never opened: its files are as the last clean shutdown left them, durable and trimmed.
+    if (this.unopened) this.closing ??= Promise.resolve();
     this.closing ??= (async () => {
       while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 1));
       const seg = this.active;
@@ -626,6 +675,40 @@ function corrupt(seg: Segment, pos: number): StorageError {
   );
 }
 
+/** Lists a partition's segments and recovers the active one's tail: what opening a partition reads. */
+function loadSegments(dir: string, config: EngineConfig): { segments: Segment[]; truncatedBytes: number } {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dir, { recursive: true });
+    names = [];
+  }
+  const bases = names
+    .map(parseSegmentFileName)
+    .filter((b): b is number => b !== null)
+    .sort((a, b) => a - b);
+  for (const name of names) {
+    // Leftovers of an interrupted roll or rewrite; the .log files are the truth.
+    if (name.endsWith('.tmp') || (name.endsWith('.index') && !names.includes(name.replace(/\.index$/, '.log')))) {
+      rmSync(join(dir, name), { force: true });
+    }
+  }
+  if (bases.length === 0) {
+    createSegmentFilesSync(dir, 0);
+    bases.push(0);
+  }
+  const segments: Segment[] = [];
+  for (let i = 0; i < bases.length - 1; i++) {
+    const st = statSync(join(dir, segmentFileName(bases[i], '.log')));
+    segments.push(Segment.sealedFromStat(dir, bases[i], bases[i + 1], st));
+  }
+  const { segment, truncatedBytes } = recoverActiveSegment(dir, bases[bases.length - 1], config.indexIntervalBytes);
+  segments.push(segment);
+  return { segments, truncatedBytes };
+}
+
 function createSegmentFilesSync(dir: string, base: number): void {
   for (const ext of ['.log', '.index'] as const) {
     const fd = openSync(join(dir, segmentFileName(base, ext)), 'w');
@@ -646,10 +729,13 @@ function recoverActiveSegment(dir: string, base: number, intervalBytes: number):
   const indexPath = join(dir, segmentFileName(base, '.index'));
   const fd = openSync(logPath, 'r+');
   try {
-    const size = fileSize(fd);
+    let st = fstatSync(fd);
+    const size = st.size;
     let index: OffsetIndex;
+    let onDisk: Buffer | null = null;
     try {
-      index = OffsetIndex.decode(readFileSync(indexPath), size);
+      onDisk = readFileSync(indexPath);
+      index = OffsetIndex.decode(onDisk, size);
     } catch {
       index = new OffsetIndex();
     }
@@ -667,10 +753,12 @@ function recoverActiveSegment(dir: string, base: number, intervalBytes: number):
     if (scan.validEnd < size) {
       truncateFile(fd, scan.validEnd);
       fsyncSync(fd);
+      st = fstatSync(fd);
     }
-    writeFileSync(indexPath, index.encode());
+    // Rewritten only when recovery changed it: a clean partition's start is reads only.
+    const encoded = index.encode();
+    if (!onDisk || !encoded.equals(onDisk)) writeFileSync(indexPath, encoded);
     index.persisted = index.length;
-    const st = statSync(logPath);
     const seg = new Segment(dir, base, scan.validEnd, scan.nextOffset, st.birthtimeMs || st.mtimeMs);
     seg.index = index;
     seg.bytesSinceIndexEntry = scan.bytesSinceIndexEntry;

@@ -31,6 +31,7 @@
 //   delivery (poll, fetch, ack, seek) reads the leaders. Acks and seeks are read-after-write everywhere.
 // - Retention removes single messages by age or size rather than whole segments (finer, same promise:
 //   offsets below the start are gone, the rest stay dense). segmentCount is reported as 1 (one stream).
+import { compareTopicNames, pageTopicNames, type TopicListQuery } from '../topic-list';
 import { connect, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
 import type { CursorView, ProduceResult, RejectedRecord, SeekTarget, TopicInfo, TopicRetention } from '../broker';
 import type { EngineConfig } from '../engine-config';
@@ -200,8 +201,12 @@ export class JetStreamBroker implements StorageDriver {
     await this.cursors.dropTopic(topic.names);
   }
 
-  listTopics(): TopicInfo[] {
-    return [...this.catalog.topics.values()].sort((a, b) => a.name.localeCompare(b.name)).map((t) => this.describe(t));
+  listTopics(query: TopicListQuery = {}): TopicInfo[] {
+    return this.listTopicNames(query).map((name) => this.describeTopic(name));
+  }
+
+  listTopicNames(query: TopicListQuery = {}): string[] {
+    return pageTopicNames([...this.catalog.topics.keys()].sort(compareTopicNames), query);
   }
 
   describeTopic(name: string): TopicInfo {
