@@ -2,7 +2,7 @@
 // topics (whole, a page, a prefix), and the time to ready (/readyz 200) after a clean stop and after
 // kill -9, next to an empty data directory's start on the same machine. 2,500 topics × 4 partitions
 // (10,000 partitions) by default; BENCH_TOPICS changes the topic count.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { count, markdownTable } from '../lib/report.mjs';
@@ -117,7 +117,9 @@ export async function run(ctx) {
     if (!listed.next) throw new Error('after kill -9, the topic list lost its topics');
     broker = k.broker;
   }
-  await ctx.discard(broker);
+  await broker.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(emptyDir, { recursive: true, force: true });
   console.error(`  ready ms — empty: ${empty.map((m) => m.toFixed(0)).join(', ')}; clean: ${clean.map((m) => m.toFixed(0)).join(', ')}; kill -9: ${crash.map((m) => m.toFixed(0)).join(', ')}`);
 
   const base = median(empty);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { EngineConfig } from './engine-config';
 import { offsetOutOfRange, resourceExhausted, StorageError, topicNotFound } from './errors';
 import { takeCleanShutdown, writeCleanShutdown } from './clean-shutdown';
+import { DirSync } from './dir-sync';
 import { HandleCache } from './handle-cache';
 import type { PartitionLog } from './log';
 import { assertConsumerId, assertTopicName } from './names';
@@ -86,6 +87,8 @@ export class Broker implements StorageDriver {
   private readonly topics = new Map<string, Topic>();
   private readonly creating = new Map<string, Promise<Topic>>();
   private readonly handles: HandleCache;
+  /** The topics directory's fsync, shared by concurrent topic creates. */
+  private readonly topicsDirSync: DirSync;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
   /** Topic names in list order, kept between creates and deletes so a page of 10,000 topics sorts nothing. */
@@ -98,6 +101,7 @@ export class Broker implements StorageDriver {
     readonly observer: StorageObserver,
   ) {
     this.handles = new HandleCache(config.maxOpenSegments);
+    this.topicsDirSync = new DirSync(join(config.dataDir, 'topics'));
   }
 
   private get topicsDir(): string {
@@ -222,6 +226,7 @@ export class Broker implements StorageDriver {
             this.config,
             this.handles,
             this.observer,
+            () => this.topicsDirSync.sync(),
           );
         } catch (err) {
           // Without its metadata file the directory is not a topic: a retry completes it, a restart removes it.

@@ -3,9 +3,9 @@
 // Appends queue up while a write+fsync is in flight and are then written together: one write and one
 // fsync answer every produce that arrived meanwhile. Readers only ever see bytes that are already durable
 // (under FSYNC=always), so a message a consumer has seen and acked can never vanish in a crash.
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { open, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { closeSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { EngineConfig } from './engine-config';
 import { resourceExhausted, StorageError, storageUnavailable } from './errors';
 import type { HandleCache } from './handle-cache';
@@ -75,6 +75,8 @@ export class PartitionLog {
    * before that, so the summary stays exact.
    */
   private unopened: PartitionSummary | null = null;
+  /** A partition of a topic just created: its directory and files are made (durably) by its first append. */
+  private filesPending = false;
   private readonly queue: PendingAppend[] = [];
   private queuedBytes = 0;
   private flushing = false;
@@ -103,8 +105,10 @@ export class PartitionLog {
 
   /** Opens (or creates) the log in `dir`, recovering the active segment's tail. Startup only: sync I/O. */
   static open(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver = nullObserver): PartitionLog {
-    const { segments, truncatedBytes } = loadSegments(dir, config);
-    return new PartitionLog(dir, config, handles, segments, { truncatedBytes }, observer);
+    const { segments, truncatedBytes, filesPending } = loadSegments(dir, config);
+    const log = new PartitionLog(dir, config, handles, segments, { truncatedBytes }, observer);
+    log.filesPending = filesPending;
+    return log;
   }
 
   /**
@@ -117,11 +121,26 @@ export class PartitionLog {
     return log;
   }
 
-  /** A partition whose empty first segment (.log and .index) was just created and made durable by the caller. */
+  /**
+   * A partition of a topic being created: empty, with no file yet. Its first append creates the directory
+   * and the first segment's files and fsyncs both directories before writing, so topic creation costs no
+   * fsync per partition. A start that finds the directory missing creates it the same way.
+   */
   static created(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver): PartitionLog {
     const seg = new Segment(dir, 0, 0, 0, Date.now());
     seg.index = new OffsetIndex();
-    return new PartitionLog(dir, config, handles, [seg], { truncatedBytes: 0 }, observer);
+    const log = new PartitionLog(dir, config, handles, [seg], { truncatedBytes: 0 }, observer);
+    log.filesPending = true;
+    return log;
+  }
+
+  /** The first append's files: directory, empty .log and .index, then both directory entries made durable. */
+  private async createFiles(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    for (const path of [this.active.logPath, this.active.indexPath]) await (await open(path, 'a')).close();
+    await fsyncDir(this.dir);
+    await fsyncDir(dirname(this.dir));
+    this.filesPending = false;
   }
 
   /** False while a lazily opened partition has not been touched (no file of it read). */
@@ -132,7 +151,7 @@ export class PartitionLog {
   /** Opens a lazy partition's files now (the same recovery as at start: the active segment's tail). */
   private openNow(): Segment[] {
     if (this.unopened) {
-      let loaded: { segments: Segment[]; truncatedBytes: number };
+      let loaded: ReturnType<typeof loadSegments>;
       try {
         loaded = loadSegments(this.dir, this.config);
       } catch (err) {
@@ -140,6 +159,7 @@ export class PartitionLog {
       }
       this.segments = loaded.segments;
       this.recovery = { truncatedBytes: loaded.truncatedBytes };
+      this.filesPending = loaded.filesPending;
       this.segments[this.segments.length - 1].writable = true;
       this.unopened = null;
     }
@@ -233,6 +253,7 @@ export class PartitionLog {
     }
     const now = Date.now();
     try {
+      if (this.filesPending) await this.createFiles();
       if (this.needsTruncate) await this.truncateActiveTail();
       if (this.shouldRoll(total, now)) await this.roll();
     } catch (err) {
@@ -609,6 +630,7 @@ export class PartitionLog {
     if (this.unopened) this.closing ??= Promise.resolve();
     this.closing ??= (async () => {
       while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 1));
+      if (this.filesPending) return; // never written: no file to sync (a start creates them)
       const seg = this.active;
       try {
         const fh = await this.handles.acquire(seg);
@@ -676,13 +698,12 @@ function corrupt(seg: Segment, pos: number): StorageError {
 }
 
 /** Lists a partition's segments and recovers the active one's tail: what opening a partition reads. */
-function loadSegments(dir: string, config: EngineConfig): { segments: Segment[]; truncatedBytes: number } {
+function loadSegments(dir: string, config: EngineConfig): { segments: Segment[]; truncatedBytes: number; filesPending: boolean } {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    mkdirSync(dir, { recursive: true });
     names = [];
   }
   const bases = names
@@ -696,8 +717,10 @@ function loadSegments(dir: string, config: EngineConfig): { segments: Segment[];
     }
   }
   if (bases.length === 0) {
-    createSegmentFilesSync(dir, 0);
-    bases.push(0);
+    // Never written (files come with the first append, which makes them durable): an empty log, no I/O now.
+    const seg = new Segment(dir, 0, 0, 0, Date.now());
+    seg.index = new OffsetIndex();
+    return { segments: [seg], truncatedBytes: 0, filesPending: true };
   }
   const segments: Segment[] = [];
   for (let i = 0; i < bases.length - 1; i++) {
@@ -706,18 +729,7 @@ function loadSegments(dir: string, config: EngineConfig): { segments: Segment[];
   }
   const { segment, truncatedBytes } = recoverActiveSegment(dir, bases[bases.length - 1], config.indexIntervalBytes);
   segments.push(segment);
-  return { segments, truncatedBytes };
-}
-
-function createSegmentFilesSync(dir: string, base: number): void {
-  for (const ext of ['.log', '.index'] as const) {
-    const fd = openSync(join(dir, segmentFileName(base, ext)), 'w');
-    fsyncSync(fd);
-    closeSync(fd);
-  }
-  const dfd = openSync(dir, 'r');
-  fsyncSync(dfd);
-  closeSync(dfd);
+  return { segments, truncatedBytes, filesPending: false };
 }
 
 /**

@@ -1,7 +1,7 @@
 // A topic on disk: its metadata file, one log per partition and the committed cursors of its consumers.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { CursorStore } from './cursor-store';
 import { IdempotencyWindow } from './idempotency-window';
 import type { EngineConfig } from './engine-config';
@@ -9,7 +9,6 @@ import { fsyncDir, writeFileAtomicSync } from './fs-durable';
 import type { HandleCache } from './handle-cache';
 import { PartitionLog, type PartitionSummary } from './log';
 import type { StorageObserver } from './observer';
-import { segmentFileName } from './segment';
 
 export const TOPIC_META_FILE = 'topic.json';
 
@@ -104,28 +103,28 @@ export class Topic {
   }
 
   /**
-   * Creates the topic's files with async I/O (the request path), then makes them durable with one fsync per
-   * directory rather than one per file: the partition directories (their empty .log and .index), the topics
-   * directory (the new topic directory), and, with topic.json written last by tmp + fsync + rename, the
-   * topic directory (partition directories, cursors.log, topic.json). topic.json marks the topic complete: a
-   * crash before it leaves a directory that the next start deletes, a retry of the create completes it.
+   * Creates the topic with async I/O (the request path) and three fsyncs whatever its partition count: the
+   * topics directory (the new topic directory; shared with concurrent creates through `syncTopicsDir`), and
+   * topic.json written last by tmp + fsync + rename + fsync of the topic directory (which also holds the empty
+   * cursors.log). Partition directories and segment files come with each partition's first append, which
+   * makes them durable before it writes. topic.json marks the topic complete: a crash before it leaves a
+   * directory that the next start deletes, and a retry of the create completes it.
    */
-  static async create(dir: string, meta: TopicMeta, config: EngineConfig, handles: HandleCache, observer: StorageObserver): Promise<Topic> {
+  static async create(
+    dir: string,
+    meta: TopicMeta,
+    config: EngineConfig,
+    handles: HandleCache,
+    observer: StorageObserver,
+    syncTopicsDir: () => Promise<void>,
+  ): Promise<Topic> {
     await mkdir(dir, { recursive: true });
-    const partitionDirs = Array.from({ length: meta.partitions }, (_, p) => join(dir, String(p)));
-    await Promise.all(
-      partitionDirs.map(async (pdir) => {
-        await mkdir(pdir, { recursive: true });
-        await Promise.all([writeFile(join(pdir, segmentFileName(0, '.log')), ''), writeFile(join(pdir, segmentFileName(0, '.index')), '')]);
-      }),
-    );
-    await writeFile(join(dir, CURSORS_FILE), '');
     const metaPath = join(dir, TOPIC_META_FILE);
     const tmp = `${metaPath}.tmp`;
-    await Promise.all([...partitionDirs.map(fsyncDir), fsyncDir(dirname(dir)), writeSynced(tmp, JSON.stringify(meta, null, 2) + '\n')]);
+    await Promise.all([writeFile(join(dir, CURSORS_FILE), '', { flag: 'a' }), writeSynced(tmp, JSON.stringify(meta, null, 2) + '\n'), syncTopicsDir()]);
     await rename(tmp, metaPath);
     await fsyncDir(dir);
-    const partitions = partitionDirs.map((pdir) => PartitionLog.created(pdir, config, handles, observer));
+    const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.created(join(dir, String(p)), config, handles, observer));
     // The cursor journal (empty, durable) is read on first use: no sync I/O on the create's path.
     return new Topic(dir, meta, partitions, null, config, handles, observer);
   }

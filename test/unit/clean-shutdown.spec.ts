@@ -154,9 +154,12 @@ describe('clean-shutdown marker and lazy open', () => {
     await broker.createTopic('fresh', 4);
     const dir = join(config.dataDir, 'topics', 'fresh');
     expect(JSON.parse(readFileSync(join(dir, 'topic.json'), 'utf8'))).toMatchObject({ name: 'fresh', partitions: 4 });
-    for (let p = 0; p < 4; p++) expect(readdirSync(join(dir, String(p))).sort()).toEqual(['00000000000000000000.index', '00000000000000000000.log']);
     expect(existsSync(join(dir, 'topic.json.tmp'))).toBe(false);
+    // Partition files come with the first append (which makes them durable before writing), not with the create.
+    expect(readdirSync(dir).sort()).toEqual(['cursors.log', 'topic.json']);
     await broker.produce('fresh', [{ value: 'x' }], { autoCreate: false, partition: 3 });
+    expect(readdirSync(join(dir, '3')).sort()).toEqual(['00000000000000000000.index', '00000000000000000000.log']);
+    expect((await broker.fetch('fresh', 1, 0, 10, 1 << 20)).length).toBe(0); // a partition without files reads empty
     // No close: the next start finds no marker and recovers.
     // A create cut before its topic.json: partition files but no metadata.
     mkdirSync(join(config.dataDir, 'topics', 'half', '0'), { recursive: true });
@@ -164,6 +167,10 @@ describe('clean-shutdown marker and lazy open', () => {
     const again = Broker.open(config);
     try {
       expect(again.describeTopic('fresh')).toMatchObject({ partitions: 4, messageCount: 1 });
+      // A start writes nothing for partitions never written; their first append creates their files.
+      expect(existsSync(join(dir, '0'))).toBe(false);
+      expect((await again.produce('fresh', [{ value: 'y' }], { autoCreate: false, partition: 0 })).offsets).toEqual([0]);
+      expect(existsSync(join(dir, '0', '00000000000000000000.log'))).toBe(true);
       expect(again.hasTopic('half')).toBe(false);
       expect(existsSync(join(config.dataDir, 'topics', 'half'))).toBe(false);
     } finally {
