@@ -34,6 +34,7 @@ const MAX_PHYSICAL_BATCH_BYTES = 16 * 1024;
  */
 const PREALLOCATE_BYTES = 4 * 1024 * 1024;
 const ZEROS = Buffer.alloc(1024 * 1024);
+const EMPTY = Buffer.alloc(0);
 /** Recently read chunks kept per partition: consumers polling near the log end share them. */
 const CHUNK_CACHE_SIZE = 8;
 /** Largest single write: bounds the buffer one flush allocates. */
@@ -124,7 +125,7 @@ export class PartitionLog {
   /**
    * A partition of a topic being created: empty, with no file yet. Its first append creates the directory
    * and the first segment's files and fsyncs both directories before writing, so topic creation costs no
-   * fsync per partition. A start that finds the directory missing creates it the same way.
+   * fsync per partition. A start that finds no segment file (never written) treats it the same way.
    */
   static created(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver): PartitionLog {
     const seg = new Segment(dir, 0, 0, 0, Date.now());
@@ -746,8 +747,10 @@ function recoverActiveSegment(dir: string, base: number, intervalBytes: number):
     let index: OffsetIndex;
     let onDisk: Buffer | null = null;
     try {
-      onDisk = readFileSync(indexPath);
-      index = OffsetIndex.decode(onDisk, size);
+      // One stat instead of open/read/close for the usual empty index of a short active segment.
+      const indexSize = statSync(indexPath, { throwIfNoEntry: false })?.size;
+      onDisk = indexSize === 0 ? EMPTY : indexSize === undefined ? null : readFileSync(indexPath);
+      index = onDisk && onDisk.length > 0 ? OffsetIndex.decode(onDisk, size) : new OffsetIndex();
     } catch {
       index = new OffsetIndex();
     }
