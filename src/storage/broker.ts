@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { EngineConfig } from './engine-config';
 import { offsetOutOfRange, resourceExhausted, StorageError, topicNotFound } from './errors';
 import { fsyncDirSync, mkdirDurableSync } from './fs-durable';
+import { takeCleanShutdown, writeCleanShutdown } from './clean-shutdown';
+import { DirSync } from './dir-sync';
 import { HandleCache } from './handle-cache';
 import type { PartitionLog } from './log';
 import { assertConsumerId, assertTopicName } from './names';
@@ -24,6 +26,7 @@ import type { IdempotencyWindow, WindowEntry } from './idempotency-window';
 import { encodeMarker } from './producer-marker';
 import type { ProduceOptions, StorageDriver } from './storage-driver';
 import { Topic } from './topic';
+import { compareTopicNames, pageTopicNames, type TopicListQuery } from './topic-list';
 
 export interface PartitionInfo {
   partition: number;
@@ -85,14 +88,21 @@ export class Broker implements StorageDriver {
   private readonly topics = new Map<string, Topic>();
   private readonly creating = new Map<string, Promise<Topic>>();
   private readonly handles: HandleCache;
+  /** The topics directory's fsync, shared by concurrent topic creates. */
+  private readonly topicsDirSync: DirSync;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  /** Topic names in list order, kept between creates and deletes so a page of 10,000 topics sorts nothing. */
+  private sortedNames: string[] | null = null;
+  /** True when this start found the clean-shutdown marker: partitions open on first use, nothing recovered. */
+  startedClean = false;
 
   private constructor(
     readonly config: EngineConfig,
     readonly observer: StorageObserver,
   ) {
     this.handles = new HandleCache(config.maxOpenSegments);
+    this.topicsDirSync = new DirSync(join(config.dataDir, 'topics'));
   }
 
   private get topicsDir(): string {
@@ -103,13 +113,24 @@ export class Broker implements StorageDriver {
     return join(this.config.dataDir, 'trash');
   }
 
-  /** Opens every topic under DATA_DIR, recovering each partition's tail. O(topics × segments). */
+  /**
+   * Opens every topic under DATA_DIR. After a clean shutdown (the marker is there) no partition is read: each
+   * opens on first use from the marker's summary. Otherwise each partition's active segment tail is recovered
+   * and cursors are clamped to the log ends before anything is served: O(topics × partitions), reads only.
+   */
   static open(config: EngineConfig, observer: StorageObserver = nullObserver): Broker {
     const broker = new Broker(config, observer);
     mkdirDurableSync(broker.topicsDir);
     rmSync(broker.trashDir, { recursive: true, force: true });
+    const clean = takeCleanShutdown(config.dataDir);
+    broker.startedClean = clean !== null;
     for (const name of readdirSync(broker.topicsDir)) {
       const dir = join(broker.topicsDir, name);
+      const summary = clean?.get(name);
+      if (summary) {
+        broker.topics.set(name, Topic.lazy(dir, summary, config, broker.handles, broker.observer));
+        continue;
+      }
       if (!Topic.exists(dir)) {
         rmSync(dir, { recursive: true, force: true }); // a create that crashed before its metadata landed
         continue;
@@ -137,7 +158,7 @@ export class Broker implements StorageDriver {
   async syncAll(): Promise<void> {
     for (const topic of this.topics.values()) {
       for (const p of topic.partitions) await p.syncIfDirty();
-      await topic.cursors.syncIfDirty();
+      await topic.openCursors?.syncIfDirty();
     }
   }
 
@@ -155,6 +176,19 @@ export class Broker implements StorageDriver {
 
   get openFileCount(): number {
     return this.handles.openCount;
+  }
+
+  /** Partitions in all, and how many have been opened (all of them after a crash start). */
+  partitionStats(): { total: number; opened: number } {
+    let total = 0;
+    let opened = 0;
+    for (const topic of this.topics.values()) {
+      for (const p of topic.partitions) {
+        total++;
+        if (p.opened) opened++;
+      }
+    }
+    return { total, opened };
   }
 
   // ---- topics -------------------------------------------------------------------------------------
@@ -187,22 +221,24 @@ export class Broker implements StorageDriver {
         this.assertOpen();
         let topic: Topic;
         try {
-          topic = Topic.create(
+          topic = await Topic.create(
             join(this.topicsDir, name),
             { name, partitions, createdAt: new Date().toISOString(), ...retention },
             this.config,
             this.handles,
             this.observer,
+            () => this.topicsDirSync.sync(),
           );
         } catch (err) {
           // Without its metadata file the directory is not a topic: a retry completes it, a restart removes it.
           throw resourceExhausted(err) ?? err;
         }
         this.topics.set(name, topic);
+        this.sortedNames = null;
         return topic;
       })();
-      // Cleared once settled, not in a `finally` inside the body: the body never awaits, so that would run
-      // before the set below and leave the entry (and a deleted topic) behind for good.
+      // Cleared once settled, not in a `finally` inside the body: a body that throws before its first await
+      // would run it before the set below and leave the entry (and a deleted topic) behind for good.
       const clear = () => {
         if (this.creating.get(name) === created) this.creating.delete(name);
       };
@@ -217,6 +253,7 @@ export class Broker implements StorageDriver {
     const topic = this.getTopic(name);
     topic.deleted = true;
     this.topics.delete(name);
+    this.sortedNames = null;
     await topic.close();
     // Rename first so the name is free at once and a crash mid-delete cannot leave a half topic behind.
     mkdirDurableSync(this.trashDir);
@@ -228,8 +265,18 @@ export class Broker implements StorageDriver {
     await rm(trashed, { recursive: true, force: true });
   }
 
-  listTopics(): TopicInfo[] {
-    return [...this.topics.values()].sort((a, b) => a.name.localeCompare(b.name)).map((t) => this.describe(t));
+  listTopics(query: TopicListQuery = {}): TopicInfo[] {
+    return this.listTopicNames(query).map((name) => this.describe(this.topics.get(name)!));
+  }
+
+  /** Topic names in list order (`localeCompare`), filtered and paged by `query`; describes nothing. */
+  listTopicNames(query: TopicListQuery = {}): string[] {
+    this.sortedNames ??= [...this.topics.keys()].sort(compareTopicNames);
+    return pageTopicNames(this.sortedNames, query);
+  }
+
+  get topicCount(): number {
+    return this.topics.size;
   }
 
   describeTopic(name: string): TopicInfo {
@@ -598,12 +645,24 @@ export class Broker implements StorageDriver {
     if (this.closed) throw new StorageError('CLOSED', 'The broker is shutting down');
   }
 
-  /** Finishes queued writes, fsyncs and closes every file. */
+  /**
+   * Finishes queued writes and creates, fsyncs and closes every file, then writes the clean-shutdown marker
+   * with every topic's summary: only when every close succeeded, so the next start skips recovery only for
+   * logs that are known synced and trimmed.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    await Promise.all([...this.topics.values()].map((t) => t.close()));
+    await Promise.allSettled([...this.creating.values()]);
+    const topics = [...this.topics.values()];
+    const results = await Promise.allSettled(topics.map((t) => t.close()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    await writeCleanShutdown(
+      this.config.dataDir,
+      topics.map((t) => t.summary()),
+    );
   }
 }
 

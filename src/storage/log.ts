@@ -3,11 +3,11 @@
 // Appends queue up while a write+fsync is in flight and are then written together: one write and one
 // fsync answer every produce that arrived meanwhile. Readers only ever see bytes that are already durable
 // (under FSYNC=always), so a message a consumer has seen and acked can never vanish in a crash.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { open, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { closeSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { EngineConfig } from './engine-config';
-import { StorageError, storageUnavailable } from './errors';
+import { resourceExhausted, StorageError, storageUnavailable } from './errors';
 import type { HandleCache } from './handle-cache';
 import { OffsetIndex } from './offset-index';
 import {
@@ -22,7 +22,7 @@ import {
 import { AppendWaiters } from './append-waiters';
 import { fsyncDir } from './fs-durable';
 import { nullObserver, type StorageObserver } from './observer';
-import { fileSize, parseSegmentFileName, scanLog, Segment, segmentFileName, truncateFile } from './segment';
+import { parseSegmentFileName, scanLog, Segment, segmentFileName, truncateFile } from './segment';
 
 /** Largest physical batch a flush writes: bounds what a read of one message has to load and check. */
 const MAX_PHYSICAL_BATCH_BYTES = 16 * 1024;
@@ -34,6 +34,7 @@ const MAX_PHYSICAL_BATCH_BYTES = 16 * 1024;
  */
 const PREALLOCATE_BYTES = 4 * 1024 * 1024;
 const ZEROS = Buffer.alloc(1024 * 1024);
+const EMPTY = Buffer.alloc(0);
 /** Recently read chunks kept per partition: consumers polling near the log end share them. */
 const CHUNK_CACHE_SIZE = 8;
 /** Largest single write: bounds the buffer one flush allocates. */
@@ -59,8 +60,24 @@ export interface RecoveryReport {
   truncatedBytes: number;
 }
 
+/** What a partition's views need before its files are opened: known exactly after a clean shutdown. */
+export interface PartitionSummary {
+  startOffset: number;
+  endOffset: number;
+  sizeBytes: number;
+  segmentCount: number;
+}
+
 export class PartitionLog {
-  private readonly segments: Segment[];
+  private segments: Segment[];
+  /**
+   * Set while the partition has not been opened (lazy open after a clean shutdown): its views answer from
+   * this summary and the first append, read or retention pass opens the files. Nothing can change the log
+   * before that, so the summary stays exact.
+   */
+  private unopened: PartitionSummary | null = null;
+  /** A partition of a topic just created: its directory and files are made (durably) by its first append. */
+  private filesPending = false;
   private readonly queue: PendingAppend[] = [];
   private queuedBytes = 0;
   private flushing = false;
@@ -80,63 +97,104 @@ export class PartitionLog {
     private readonly config: EngineConfig,
     private readonly handles: HandleCache,
     segments: Segment[],
-    readonly recovery: RecoveryReport,
+    public recovery: RecoveryReport,
     private readonly observer: StorageObserver,
   ) {
     this.segments = segments;
-    this.active.writable = true;
+    if (segments.length > 0) this.active.writable = true;
   }
 
   /** Opens (or creates) the log in `dir`, recovering the active segment's tail. Startup only: sync I/O. */
   static open(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver = nullObserver): PartitionLog {
-    mkdirSync(dir, { recursive: true });
-    const names = readdirSync(dir);
-    const bases = names
-      .map(parseSegmentFileName)
-      .filter((b): b is number => b !== null)
-      .sort((a, b) => a - b);
-    for (const name of names) {
-      // Leftovers of an interrupted roll or rewrite; the .log files are the truth.
-      if (name.endsWith('.tmp') || (name.endsWith('.index') && !names.includes(name.replace(/\.index$/, '.log')))) {
-        rmSync(join(dir, name), { force: true });
+    const { segments, truncatedBytes, filesPending } = loadSegments(dir, config);
+    const log = new PartitionLog(dir, config, handles, segments, { truncatedBytes }, observer);
+    log.filesPending = filesPending;
+    return log;
+  }
+
+  /**
+   * A partition left by a clean shutdown, described by its summary and opened on first use (an append, a
+   * read, retention with sealed segments to check): start-up then reads nothing of it.
+   */
+  static lazy(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver, summary: PartitionSummary): PartitionLog {
+    const log = new PartitionLog(dir, config, handles, [], { truncatedBytes: 0 }, observer);
+    log.unopened = { ...summary };
+    return log;
+  }
+
+  /**
+   * A partition of a topic being created: empty, with no file yet. Its first append creates the directory
+   * and the first segment's files and fsyncs both directories before writing, so topic creation costs no
+   * fsync per partition. A start that finds no segment file (never written) treats it the same way.
+   */
+  static created(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver): PartitionLog {
+    const seg = new Segment(dir, 0, 0, 0, Date.now());
+    seg.index = new OffsetIndex();
+    const log = new PartitionLog(dir, config, handles, [seg], { truncatedBytes: 0 }, observer);
+    log.filesPending = true;
+    return log;
+  }
+
+  /** The first append's files: directory, empty .log and .index, then both directory entries made durable. */
+  private async createFiles(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    for (const path of [this.active.logPath, this.active.indexPath]) await (await open(path, 'a')).close();
+    await fsyncDir(this.dir);
+    await fsyncDir(dirname(this.dir));
+    this.filesPending = false;
+  }
+
+  /** False while a lazily opened partition has not been touched (no file of it read). */
+  get opened(): boolean {
+    return this.unopened === null;
+  }
+
+  /** Opens a lazy partition's files now (the same recovery as at start: the active segment's tail). */
+  private openNow(): Segment[] {
+    if (this.unopened) {
+      let loaded: ReturnType<typeof loadSegments>;
+      try {
+        loaded = loadSegments(this.dir, this.config);
+      } catch (err) {
+        throw resourceExhausted(err) ?? err;
       }
+      this.segments = loaded.segments;
+      this.recovery = { truncatedBytes: loaded.truncatedBytes };
+      this.filesPending = loaded.filesPending;
+      this.segments[this.segments.length - 1].writable = true;
+      this.unopened = null;
     }
-    if (bases.length === 0) {
-      createSegmentFilesSync(dir, 0);
-      bases.push(0);
-    }
-    const segments: Segment[] = [];
-    for (let i = 0; i < bases.length - 1; i++) {
-      const st = statSync(join(dir, segmentFileName(bases[i], '.log')));
-      segments.push(Segment.sealedFromStat(dir, bases[i], bases[i + 1], st));
-    }
-    const { segment, truncatedBytes } = recoverActiveSegment(dir, bases[bases.length - 1], config.indexIntervalBytes);
-    segments.push(segment);
-    return new PartitionLog(dir, config, handles, segments, { truncatedBytes }, observer);
+    return this.segments;
   }
 
   get active(): Segment {
-    return this.segments[this.segments.length - 1];
+    const segments = this.openNow();
+    return segments[segments.length - 1];
   }
 
   /** First offset still stored (retention moves it forward). */
   get startOffset(): number {
-    return this.segments[0].baseOffset;
+    return this.unopened ? this.unopened.startOffset : this.segments[0].baseOffset;
   }
 
   /** Offset the next appended record will get; everything below it is readable. */
   get endOffset(): number {
-    return this.active.endOffset;
+    return this.unopened ? this.unopened.endOffset : this.active.endOffset;
   }
 
   get segmentCount(): number {
-    return this.segments.length;
+    return this.unopened ? this.unopened.segmentCount : this.segments.length;
   }
 
   get sizeBytes(): number {
+    if (this.unopened) return this.unopened.sizeBytes;
     let total = 0;
     for (const s of this.segments) total += s.size;
     return total;
+  }
+
+  summary(): PartitionSummary {
+    return { startOffset: this.startOffset, endOffset: this.endOffset, sizeBytes: this.sizeBytes, segmentCount: this.segmentCount };
   }
 
   /**
@@ -145,6 +203,13 @@ export class PartitionLog {
    */
   append(records: PreparedRecord[], bytes: number): Promise<number> {
     if (this.closing) return Promise.reject(new StorageError('CLOSED', 'The log is closing'));
+    if (this.unopened) {
+      try {
+        this.openNow();
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
     if (this.queuedBytes > 0 && this.queuedBytes + bytes > this.config.maxInFlightBytes) {
       return Promise.reject(
         new StorageError('BACK_PRESSURE', 'Too many bytes waiting to be written to this partition; retry shortly', 1),
@@ -189,6 +254,7 @@ export class PartitionLog {
     }
     const now = Date.now();
     try {
+      if (this.filesPending) await this.createFiles();
       if (this.needsTruncate) await this.truncateActiveTail();
       if (this.shouldRoll(total, now)) await this.roll();
     } catch (err) {
@@ -400,7 +466,7 @@ export class PartitionLog {
    * timestamp column picks where to start and a short scan finds the record.
    */
   async offsetForTimestamp(t: number): Promise<number> {
-    for (const seg of [...this.segments]) {
+    for (const seg of [...this.openNow()]) {
       if (seg.size === 0) continue;
       const index = seg.index ?? (await seg.loadIndex(this.config.indexIntervalBytes));
       const from = index.lookupTime(t);
@@ -420,7 +486,7 @@ export class PartitionLog {
   }
 
   private segmentFor(offset: number): Segment {
-    const segs = this.segments;
+    const segs = this.openNow();
     let lo = 0;
     let hi = segs.length - 1;
     while (lo < hi) {
@@ -537,6 +603,9 @@ export class PartitionLog {
    */
   async enforceRetention(now: number, limits: { retentionMs: number; retentionBytes: number } = this.config): Promise<number> {
     const { retentionMs, retentionBytes } = limits;
+    // Only sealed segments are ever deleted: an unopened partition with none has nothing to check.
+    if (this.unopened && this.unopened.segmentCount <= 1) return 0;
+    this.openNow();
     let total = this.sizeBytes;
     let removed = 0;
     while (this.segments.length > 1) {
@@ -558,8 +627,11 @@ export class PartitionLog {
   /** Waits for queued appends, makes everything durable and releases the files. */
   close(): Promise<void> {
     this.waiters.releaseAll();
+    // Never opened: its files are as the last clean shutdown left them, durable and trimmed.
+    if (this.unopened) this.closing ??= Promise.resolve();
     this.closing ??= (async () => {
       while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 1));
+      if (this.filesPending) return; // never written: no file to sync (a start creates them)
       const seg = this.active;
       try {
         const fh = await this.handles.acquire(seg);
@@ -626,15 +698,39 @@ function corrupt(seg: Segment, pos: number): StorageError {
   );
 }
 
-function createSegmentFilesSync(dir: string, base: number): void {
-  for (const ext of ['.log', '.index'] as const) {
-    const fd = openSync(join(dir, segmentFileName(base, ext)), 'w');
-    fsyncSync(fd);
-    closeSync(fd);
+/** Lists a partition's segments and recovers the active one's tail: what opening a partition reads. */
+function loadSegments(dir: string, config: EngineConfig): { segments: Segment[]; truncatedBytes: number; filesPending: boolean } {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    names = [];
   }
-  const dfd = openSync(dir, 'r');
-  fsyncSync(dfd);
-  closeSync(dfd);
+  const bases = names
+    .map(parseSegmentFileName)
+    .filter((b): b is number => b !== null)
+    .sort((a, b) => a - b);
+  for (const name of names) {
+    // Leftovers of an interrupted roll or rewrite; the .log files are the truth.
+    if (name.endsWith('.tmp') || (name.endsWith('.index') && !names.includes(name.replace(/\.index$/, '.log')))) {
+      rmSync(join(dir, name), { force: true });
+    }
+  }
+  if (bases.length === 0) {
+    // Never written (files come with the first append, which makes them durable): an empty log, no I/O now.
+    const seg = new Segment(dir, 0, 0, 0, Date.now());
+    seg.index = new OffsetIndex();
+    return { segments: [seg], truncatedBytes: 0, filesPending: true };
+  }
+  const segments: Segment[] = [];
+  for (let i = 0; i < bases.length - 1; i++) {
+    const st = statSync(join(dir, segmentFileName(bases[i], '.log')));
+    segments.push(Segment.sealedFromStat(dir, bases[i], bases[i + 1], st));
+  }
+  const { segment, truncatedBytes } = recoverActiveSegment(dir, bases[bases.length - 1], config.indexIntervalBytes);
+  segments.push(segment);
+  return { segments, truncatedBytes, filesPending: false };
 }
 
 /**
@@ -646,10 +742,15 @@ function recoverActiveSegment(dir: string, base: number, intervalBytes: number):
   const indexPath = join(dir, segmentFileName(base, '.index'));
   const fd = openSync(logPath, 'r+');
   try {
-    const size = fileSize(fd);
+    let st = fstatSync(fd);
+    const size = st.size;
     let index: OffsetIndex;
+    let onDisk: Buffer | null = null;
     try {
-      index = OffsetIndex.decode(readFileSync(indexPath), size);
+      // One stat instead of open/read/close for the usual empty index of a short active segment.
+      const indexSize = statSync(indexPath, { throwIfNoEntry: false })?.size;
+      onDisk = indexSize === 0 ? EMPTY : indexSize === undefined ? null : readFileSync(indexPath);
+      index = onDisk && onDisk.length > 0 ? OffsetIndex.decode(onDisk, size) : new OffsetIndex();
     } catch {
       index = new OffsetIndex();
     }
@@ -667,10 +768,12 @@ function recoverActiveSegment(dir: string, base: number, intervalBytes: number):
     if (scan.validEnd < size) {
       truncateFile(fd, scan.validEnd);
       fsyncSync(fd);
+      st = fstatSync(fd);
     }
-    writeFileSync(indexPath, index.encode());
+    // Rewritten only when recovery changed it: a clean partition's start is reads only.
+    const encoded = index.encode();
+    if (!onDisk || !encoded.equals(onDisk)) writeFileSync(indexPath, encoded);
     index.persisted = index.length;
-    const st = statSync(logPath);
     const seg = new Segment(dir, base, scan.validEnd, scan.nextOffset, st.birthtimeMs || st.mtimeMs);
     seg.index = index;
     seg.bytesSinceIndexEntry = scan.bytesSinceIndexEntry;

@@ -141,7 +141,8 @@ export function scanLog(
   expectedOffset = baseOffset,
 ): ScanResult {
   const chunkBytes = 1 << 20;
-  let buf: Buffer = Buffer.allocUnsafe(chunkBytes);
+  // Sized to what is there: a recovery scan of a short tail must not allocate a megabyte per partition.
+  let buf: Buffer = Buffer.allocUnsafe(Math.max(BATCH_HEADER_BYTES, Math.min(chunkBytes, end - from)));
   let bufStart = from;
   let bufLen = 0;
   let pos = from;
@@ -173,8 +174,8 @@ export function scanLog(
 }
 
 function fill(fd: number, buf: Buffer, pos: number, want: number, end: number): { buf: Buffer; bufLen: number } {
-  if (buf.length < want) buf = Buffer.allocUnsafe(want);
-  const len = Math.min(want, end - pos);
+  const len = Math.max(0, Math.min(want, end - pos));
+  if (buf.length < len) buf = Buffer.allocUnsafe(len);
   let got = 0;
   while (got < len) {
     const n = readSync(fd, buf, got, len - got, pos + got);

@@ -10,6 +10,7 @@
 import type { CursorView, ProduceResult, SeekTarget, TopicInfo, TopicRetention } from './broker';
 import type { EngineConfig } from './engine-config';
 import type { ProducerRecord, StoredRecord } from './record-batch';
+import type { TopicListQuery } from './topic-list';
 
 export interface ProduceOptions {
   partition?: number;
@@ -30,7 +31,10 @@ export interface StorageDriver {
   /** Creates a topic; creating one that exists is a no-op answering `created: false`. */
   createTopic(name: string, partitions?: number, retention?: TopicRetention): Promise<{ created: boolean; topic: TopicInfo }>;
   deleteTopic(name: string): Promise<void>;
-  listTopics(): TopicInfo[];
+  /** Every topic (or the page `query` asks for), described, in list order. */
+  listTopics(query?: TopicListQuery): TopicInfo[];
+  /** Topic names in list order, filtered and paged by `query`, without describing them. */
+  listTopicNames(query?: TopicListQuery): string[];
   describeTopic(name: string): TopicInfo;
   hasTopic(name: string): boolean;
   /** Adds partitions (never removes them); fewer than the topic has is a conflict. */

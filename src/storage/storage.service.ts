@@ -30,8 +30,12 @@ export async function openStorageDriver(config: AppConfig, metrics: MetricsServi
     const budget = openFileBudget(config.engine.maxOpenSegments);
     if (!budget.fits) throw new Error(`Refusing to start: ${budget.summary}`);
     logger.log(budget.summary);
-    driver = Broker.open(config.engine, metrics);
-    where = `${config.engine.dataDir} (FSYNC=${config.engine.fsync})`;
+    const broker = Broker.open(config.engine, metrics);
+    const { total } = broker.partitionStats();
+    driver = broker;
+    where =
+      `${config.engine.dataDir} (FSYNC=${config.engine.fsync}; ` +
+      (broker.startedClean ? `clean shutdown: ${total} partition(s) open on first use)` : `no clean-shutdown marker: ${total} partition tail(s) recovered)`);
   }
   metrics.attach(driver);
   const topics = driver.listTopics();
@@ -68,10 +72,18 @@ export class StorageService implements BeforeApplicationShutdown, OnApplicationS
 
   /** What readiness reports besides "up". */
   describe(): Record<string, unknown> {
-    const topics = this.broker.listTopics().length;
-    if (this.broker instanceof JetStreamBroker) return { driver: 'jetstream', topics, ...this.broker.describeConnection() };
+    if (this.broker instanceof JetStreamBroker) return { driver: 'jetstream', topics: this.broker.listTopics().length, ...this.broker.describeConnection() };
+    const broker = this.broker as Broker;
     const files = openFileBudget(this.config.engine.maxOpenSegments);
-    return { topics, fsync: this.config.engine.fsync, open_files: { engine: (this.broker as Broker).openFileCount, engine_max: files.engineFiles, process_limit: files.limit } };
+    const partitions = broker.partitionStats();
+    return {
+      topics: broker.topicCount,
+      fsync: this.config.engine.fsync,
+      // After a clean shutdown partitions open on first use; after a crash every tail was recovered before this answered.
+      start: broker.startedClean ? 'clean' : 'recovered',
+      partitions: { total: partitions.total, opened: partitions.opened },
+      open_files: { engine: broker.openFileCount, engine_max: files.engineFiles, process_limit: files.limit },
+    };
   }
 
   /** Writes, fsyncs and removes a small file in DATA_DIR; cached for a second so probes stay cheap. */

@@ -1,12 +1,13 @@
 // A topic on disk: its metadata file, one log per partition and the committed cursors of its consumers.
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CursorStore } from './cursor-store';
 import { IdempotencyWindow } from './idempotency-window';
 import type { EngineConfig } from './engine-config';
-import { mkdirDurableSync, writeFileAtomicSync } from './fs-durable';
+import { fsyncDir, writeFileAtomicSync } from './fs-durable';
 import type { HandleCache } from './handle-cache';
-import { PartitionLog } from './log';
+import { PartitionLog, type PartitionSummary } from './log';
 import type { StorageObserver } from './observer';
 
 export const TOPIC_META_FILE = 'topic.json';
@@ -20,6 +21,14 @@ export interface TopicMeta {
   retentionBytes?: number;
 }
 
+/** A topic as a clean shutdown left it: enough to serve its views without opening any of its files. */
+export interface TopicSummary {
+  meta: TopicMeta;
+  partitions: PartitionSummary[];
+}
+
+const CURSORS_FILE = 'cursors.log';
+
 export class Topic {
   /** Set when the topic is being deleted: in-flight calls fail as "not found" rather than "closed". */
   deleted = false;
@@ -28,11 +37,28 @@ export class Topic {
     readonly dir: string,
     public meta: TopicMeta,
     readonly partitions: PartitionLog[],
-    readonly cursors: CursorStore,
+    private cursorStore: CursorStore | null,
     private readonly config: EngineConfig,
     private readonly handles: HandleCache,
     private readonly observer: StorageObserver,
+    /** Log ends at the last clean shutdown, for a cursor journal opened later (lazy topics only). */
+    private readonly cleanEnds: number[] = [],
   ) {}
+
+  /**
+   * Committed cursors, loaded on first use for a topic left by a clean shutdown. Its cursors are then all
+   * within the log ends of that shutdown (acks and seeks never pass the end, and close synced both), so the
+   * clamp against those ends is the one a crash start applies at once.
+   */
+  get cursors(): CursorStore {
+    this.cursorStore ??= CursorStore.open(join(this.dir, CURSORS_FILE), this.config.fsync, (p) => this.cleanEnds[p], this.handles);
+    return this.cursorStore;
+  }
+
+  /** The cursor journal when it was opened (an unopened one has nothing to flush or close). */
+  get openCursors(): CursorStore | null {
+    return this.cursorStore;
+  }
 
   private window: Promise<IdempotencyWindow> | null = null;
 
@@ -76,13 +102,47 @@ export class Topic {
     return existsSync(join(dir, TOPIC_META_FILE));
   }
 
-  /** Creates the directory layout; the metadata file is written last, atomically, and marks it complete. */
-  static create(dir: string, meta: TopicMeta, config: EngineConfig, handles: HandleCache, observer: StorageObserver): Topic {
-    mkdirDurableSync(dir);
-    const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.open(join(dir, String(p)), config, handles, observer));
-    const cursors = CursorStore.open(join(dir, 'cursors.log'), config.fsync, () => undefined, handles);
-    writeFileAtomicSync(join(dir, TOPIC_META_FILE), JSON.stringify(meta, null, 2) + '\n');
-    return new Topic(dir, meta, partitions, cursors, config, handles, observer);
+  /**
+   * Creates the topic with async I/O (the request path) and three fsyncs whatever its partition count: the
+   * topics directory (the new topic directory; shared with concurrent creates through `syncTopicsDir`), and
+   * topic.json written last by tmp + fsync + rename + fsync of the topic directory (which also holds the empty
+   * cursors.log). Partition directories and segment files come with each partition's first append, which
+   * makes them durable before it writes. topic.json marks the topic complete: a crash before it leaves a
+   * directory that the next start deletes, and a retry of the create completes it.
+   */
+  static async create(
+    dir: string,
+    meta: TopicMeta,
+    config: EngineConfig,
+    handles: HandleCache,
+    observer: StorageObserver,
+    syncTopicsDir: () => Promise<void>,
+  ): Promise<Topic> {
+    await mkdir(dir, { recursive: true });
+    const metaPath = join(dir, TOPIC_META_FILE);
+    const tmp = `${metaPath}.tmp`;
+    await Promise.all([writeFile(join(dir, CURSORS_FILE), '', { flag: 'a' }), writeSynced(tmp, JSON.stringify(meta, null, 2) + '\n'), syncTopicsDir()]);
+    await rename(tmp, metaPath);
+    await fsyncDir(dir);
+    const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.created(join(dir, String(p)), config, handles, observer));
+    // The cursor journal (empty, durable) is read on first use: no sync I/O on the create's path.
+    return new Topic(dir, meta, partitions, null, config, handles, observer);
+  }
+
+  /** A topic left by a clean shutdown: nothing of it is read until it is used. */
+  static lazy(dir: string, summary: TopicSummary, config: EngineConfig, handles: HandleCache, observer: StorageObserver): Topic {
+    const partitions = Array.from({ length: summary.meta.partitions }, (_, p) => {
+      const pdir = join(dir, String(p));
+      const s = summary.partitions[p];
+      // A partition the summary does not describe (never expected) is opened at once, the way a crash start does.
+      return s ? PartitionLog.lazy(pdir, config, handles, observer, s) : PartitionLog.open(pdir, config, handles, observer);
+    });
+    const ends = summary.partitions.map((s) => s.endOffset);
+    return new Topic(dir, summary.meta, partitions, null, config, handles, observer, ends);
+  }
+
+  summary(): TopicSummary {
+    return { meta: this.meta, partitions: this.partitions.map((p) => p.summary()) };
   }
 
   static open(dir: string, config: EngineConfig, handles: HandleCache, observer: StorageObserver): Topic {
@@ -91,7 +151,7 @@ export class Topic {
       throw new Error(`${dir}/${TOPIC_META_FILE}: invalid partition count ${meta.partitions}`);
     }
     const partitions = Array.from({ length: meta.partitions }, (_, p) => PartitionLog.open(join(dir, String(p)), config, handles, observer));
-    const cursors = CursorStore.open(join(dir, 'cursors.log'), config.fsync, (p) => partitions[p]?.endOffset, handles);
+    const cursors = CursorStore.open(join(dir, CURSORS_FILE), config.fsync, (p) => partitions[p]?.endOffset, handles);
     return new Topic(dir, meta, partitions, cursors, config, handles, observer);
   }
 
@@ -108,9 +168,20 @@ export class Topic {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.partitions.map((p) => p.close()), this.cursors.close()]);
+    await Promise.all([...this.partitions.map((p) => p.close()), this.cursorStore?.close()]);
     // After the logs: the last snapshot then covers every marker they hold.
     const window = await this.window?.catch(() => null);
     await window?.close();
+  }
+}
+
+/** Writes a new file and fsyncs it (its directory entry is the caller's to make durable). */
+async function writeSynced(path: string, data: string): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }

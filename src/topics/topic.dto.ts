@@ -101,6 +101,8 @@ export class TopicExistsError {
 
 export class TopicListResponse {
   topics!: TopicView[];
+  /** Present when `limit` cut the list: send it as `after` for the next page. */
+  next?: string;
 }
 
 export class DeleteTopicResponse {

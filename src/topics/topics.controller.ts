@@ -1,12 +1,12 @@
 // Topic administration: create (seed route and JSON), list, describe, delete.
-import { Body, ConflictException, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { BadRequestException, Body, ConflictException, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req, Res, type PipeTransform } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthenticatedRequest } from '../auth/auth.guard';
 import { Requires } from '../auth/requires.decorator';
 import { ApiAuth } from '../auth/api-auth.decorator';
 import { ErrorBody } from '../common/errors';
-import { TopicNamePipe } from '../common/pipes/name.pipes';
+import { OptionalIntPipe, TopicNamePipe } from '../common/pipes/name.pipes';
 import type { TopicInfo } from '../storage/broker';
 import { StorageService } from '../storage/storage.service';
 import {
@@ -20,6 +20,32 @@ import {
   toTopicView,
   UpdateTopicBody,
 } from './topic.dto';
+
+/** Most topics one page of GET /topics holds. */
+const MAX_TOPICS_PAGE = 10_000;
+
+/** `prefix` and `after` of the topic list: characters of topic names, up to a topic name's length. */
+class TopicNamePartPipe implements PipeTransform<unknown, string | undefined> {
+  constructor(private readonly what: string) {}
+
+  transform(value: unknown): string | undefined {
+    if (value === undefined || value === '') return undefined;
+    if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(value)) {
+      throw new BadRequestException(`${this.what} must be 1 to 249 characters of [A-Za-z0-9._-] (the characters of topic names)`);
+    }
+    return value;
+  }
+}
+
+class TopicPageLimitPipe implements PipeTransform<unknown, number | undefined> {
+  private readonly inner = new OptionalIntPipe('limit', MAX_TOPICS_PAGE);
+
+  transform(value: unknown): number | undefined {
+    const n = this.inner.transform(value);
+    if (n === 0) throw new BadRequestException(`limit must be an integer from 1 to ${MAX_TOPICS_PAGE}`);
+    return n;
+  }
+}
 
 const TOPIC_PARAM = { name: 'topic', description: 'Topic name: [A-Za-z0-9._-]{1,249}, not "." or ".."', example: 'my-topic' };
 
@@ -51,15 +77,40 @@ export class TopicsController {
     return { status: created ? 'created' : 'exists', topic: toTopicView(topic) };
   }
 
-  /** Lists every topic with its message count. */
+  /**
+   * Lists topics with their message counts, in name order: every topic by default, or a page of them. `prefix`
+   * keeps names that start with it; `limit` caps the page, and when more topics follow, the answer's `next`
+   * is the `after` to send for the next page (also in a `Link: <...>; rel="next"` header).
+   */
   @Get()
   @ApiOperation({ operationId: 'listTopics' })
   @Requires('authenticated')
-  @ApiOkResponse({ type: TopicListResponse, description: 'Every topic' })
-  list(@Req() req: AuthenticatedRequest): TopicListResponse {
-    // With auth on, a key sees only the topics it has some right on.
-    const topics = this.storage.broker.listTopics().filter((t) => !req.apiKey || req.apiKey.canSee(t.name));
-    return { topics: topics.map(toTopicView) };
+  // Listed last to first: the document shows prefix, after, limit.
+  @ApiQuery({ name: 'limit', required: false, description: 'At most this many topics; all when absent', schema: { type: 'integer', minimum: 1, maximum: MAX_TOPICS_PAGE } })
+  @ApiQuery({ name: 'after', required: false, type: String, description: "Only topics after this name in list order (a page's `next`)" })
+  @ApiQuery({ name: 'prefix', required: false, type: String, description: 'Only topics whose name starts with this', example: 'orders.' })
+  @ApiOkResponse({ type: TopicListResponse, description: 'The topics asked for, and `next` when more follow' })
+  @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid prefix, after or limit' })
+  list(
+    @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+    @Query('prefix', new TopicNamePartPipe('prefix')) prefix: string | undefined,
+    @Query('after', new TopicNamePartPipe('after')) after: string | undefined,
+    @Query('limit', new TopicPageLimitPipe()) limit: number | undefined,
+  ): TopicListResponse {
+    // With auth on, a key sees only the topics it has some right on (filtered before the limit: pages stay full).
+    const key = req.apiKey;
+    const visible = key ? (name: string) => key.canSee(name) : undefined;
+    // One more than the page: whether another page follows is known without a second pass.
+    const names = this.storage.broker.listTopicNames({ prefix, after, limit: limit === undefined ? undefined : limit + 1, visible });
+    const more = limit !== undefined && names.length > limit;
+    if (more) names.length = limit;
+    const topics = names.map((name) => toTopicView(this.storage.broker.describeTopic(name)));
+    if (!more) return { topics };
+    const next = names[names.length - 1];
+    const query = new URLSearchParams({ ...(prefix ? { prefix } : {}), after: next, limit: String(limit) });
+    res.setHeader('Link', `</topics?${query}>; rel="next"`);
+    return { topics, next };
   }
 
   /**

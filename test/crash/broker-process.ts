@@ -132,6 +132,13 @@ export class BrokerProcess {
     return exited ? { exited, ...this.exitInfo!, ms } : { exited, code: null, signal: null, ms };
   }
 
+  /** SIGTERM: the graceful shutdown (drain, fsync, clean-shutdown marker); resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.alive) this.child.kill('SIGTERM');
+    await this.exited;
+    return this.exitInfo?.code ?? null;
+  }
+
   /** A new process on the same DATA_DIR (optionally with changed settings); this one must be dead. */
   async restart(env: Record<string, string> = this.options.env ?? {}): Promise<BrokerProcess> {
     if (this.alive) throw new Error('restart() needs the previous process killed first');

@@ -313,6 +313,16 @@ describe('API keys', () => {
     expect(other).toEqual(all.filter((n) => n.startsWith('logs-')));
     expectJsonError(await request(t.url).get('/topics'), 401);
     expectJsonError(await request(t.url).get('/topics').set('X-API-Key', KEY.unknown), 401);
+    // Pages count only what the key sees: a page of 1 walks exactly the visible topics, never a hidden one.
+    const paged: string[] = [];
+    let after: string | undefined;
+    for (let i = 0; i < 100; i++) {
+      const res = await request(t.url).get('/topics').query({ limit: 1, ...(after ? { after } : {}) }).set('X-API-Key', KEY.other).expect(200);
+      paged.push(...(res.body.topics as Array<{ name: string }>).map((x) => x.name));
+      after = res.body.next;
+      if (!after) break;
+    }
+    expect(paged).toEqual(other);
   });
 
   it('describes a topic only to keys with some right on it', async () => {

@@ -88,3 +88,61 @@ describe('AUTO_CREATE_TOPICS=false', () => {
     await request(t.url).post('/topics/nope/messages').query({ message: 'x' }).expect(200, { message_id: 0 });
   });
 });
+
+describe('GET /topics pages and filters', () => {
+  let t: TestApp;
+  const names = ['app.a', 'app.b', 'app.c', 'app.d', 'app.e', 'db.x', 'db.y'];
+  beforeAll(async () => {
+    t = await startApp({});
+    for (const name of names) await request(t.url).post('/topics').send({ name }).expect(201);
+  });
+  afterAll(async () => {
+    await t.close();
+    removeDir(t.dataDir);
+  });
+
+  const list = async (query: Record<string, string | number>) => (await request(t.url).get('/topics').query(query).expect(200));
+
+  it('answers every topic without parameters, as before: {"topics": [...]} in name order, no next', async () => {
+    const res = await list({});
+    expect(res.body.topics.map((x: { name: string }) => x.name)).toEqual(names);
+    expect(res.body.next).toBeUndefined();
+    expect(res.headers.link).toBeUndefined();
+  });
+
+  it('walks the list in pages with limit and after=next, with a Link header to the next page', async () => {
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const res = await list({ limit: 3, ...(after ? { after } : {}) });
+      seen.push(...res.body.topics.map((x: { name: string }) => x.name));
+      after = res.body.next;
+      if (!after) {
+        expect(res.headers.link).toBeUndefined();
+        break;
+      }
+      expect(res.body.topics).toHaveLength(3);
+      expect(after).toBe(seen[seen.length - 1]);
+      expect(res.headers.link).toBe(`</topics?after=${after}&limit=3>; rel="next"`);
+    }
+    expect(seen).toEqual(names);
+    // A limit that the list fills exactly has no next page.
+    expect((await list({ limit: 7 })).body.next).toBeUndefined();
+  });
+
+  it('filters by prefix, also across pages, and a cursor need not name an existing topic', async () => {
+    expect((await list({ prefix: 'db.' })).body.topics.map((x: { name: string }) => x.name)).toEqual(['db.x', 'db.y']);
+    const first = await list({ prefix: 'app.', limit: 2 });
+    expect(first.body).toMatchObject({ topics: [{ name: 'app.a', message_count: 0 }, { name: 'app.b' }], next: 'app.b' });
+    expect(first.headers.link).toBe('</topics?prefix=app.&after=app.b&limit=2>; rel="next"');
+    expect((await list({ prefix: 'app.', after: 'app.bb' })).body.topics.map((x: { name: string }) => x.name)).toEqual(['app.c', 'app.d', 'app.e']);
+    expect((await list({ prefix: 'nothing' })).body).toEqual({ topics: [] });
+  });
+
+  it('refuses a bad limit, prefix or after with 400', async () => {
+    for (const query of [{ limit: 0 }, { limit: 10001 }, { limit: 'ten' }, { prefix: 'a/b' }, { after: 'x y' }]) {
+      const res = await request(t.url).get('/topics').query(query).expect(400);
+      expect(res.body).toMatchObject({ status: 400 });
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // A crash under FSYNC=never/interval can lose the unsynced tail of the log while a consumer's committed
 // cursor already points past it. New messages then reuse those offsets: the cursor must come back to the
 // log end, or the consumer would silently skip them.
-import { readFileSync, truncateSync } from 'node:fs';
+import { readFileSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { Broker } from '../../src/storage/broker';
 import { readBatchHeader } from '../../src/storage/record-batch';
@@ -18,6 +18,8 @@ describe('a cursor past the log end after a lost tail', () => {
     await broker.ack('t', 'c', 4);
     expect(broker.cursor('t', 'c').offset).toBe(5);
     await broker.close();
+    // A crash leaves no clean-shutdown marker: without it the next start recovers every tail and clamps.
+    rmSync(join(dir, '.clean-shutdown'));
 
     // Simulate the lost tail: keep only the first two batches (offsets 0 and 1).
     const logPath = join(dir, 'topics', 't', '0', '00000000000000000000.log');

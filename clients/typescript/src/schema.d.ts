@@ -28,7 +28,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists every topic with its message count. */
+        /**
+         * Lists topics with their message counts, in name order: every topic by default, or a page of them. `prefix`
+         *     keeps names that start with it; `limit` caps the page, and when more topics follow, the answer's `next`
+         *     is the `after` to send for the next page (also in a `Link: <...>; rel="next"` header).
+         */
         get: operations["listTopics"];
         put?: never;
         /**
@@ -503,6 +507,8 @@ export interface components {
         };
         TopicListResponse: {
             topics: components["schemas"]["TopicView"][];
+            /** @description Present when `limit` cut the list: send it as `after` for the next page. */
+            next?: string;
         };
         CreateTopicOptions: {
             /** @description Number of partitions (default 1). */
@@ -835,20 +841,36 @@ export interface operations {
     };
     listTopics: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only topics whose name starts with this */
+                prefix?: string;
+                /** @description Only topics after this name in list order (a page's `next`) */
+                after?: string;
+                /** @description At most this many topics; all when absent */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Every topic */
+            /** @description The topics asked for, and `next` when more follow */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TopicListResponse"];
+                };
+            };
+            /** @description Invalid prefix, after or limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description API keys are configured and none, or an unknown one, was sent */

@@ -1,14 +1,18 @@
 // The console's shell: API key, theme, broker health, one GET /topics poll shared by the pages, hash routing.
-import { api, apiKey, onApiError } from './api.js';
+import { api, apiKey, enc, onApiError } from './api.js';
 import { Throughput } from './throughput.js';
 import { topicView } from './topic-view.js';
 import { topicsView } from './topics-view.js';
 import { every, h } from './ui.js';
 
 const POLL_MS = 2000;
+/** One page of the topic list per poll: thousands of topics would otherwise be megabytes every 2 s. */
+const LIST_LIMIT = 1000;
 const throughput = new Throughput();
 const subscribers = new Set();
 let lastTopics = null;
+/** The topic the topic page shows: fetched on its own when it is past the first page of the list. */
+let shownTopic = null;
 
 /** Pages subscribe to the topic list; they get the latest at once and every poll after. */
 function subscribe(fn) {
@@ -18,7 +22,13 @@ function subscribe(fn) {
 }
 
 async function pollTopics() {
-  const { topics } = await api('GET', '/topics');
+  const { topics, next } = await api('GET', `/topics?limit=${LIST_LIMIT}`);
+  if (next && shownTopic && !topics.some((t) => t.name === shownTopic)) {
+    topics.push(await api('GET', `/topics/${enc(shownTopic)}`).catch(() => null));
+    if (!topics[topics.length - 1]) topics.pop();
+  }
+  // The list was cut at LIST_LIMIT: the topics page says so rather than showing wrong totals as complete.
+  topics.more = Boolean(next);
   throughput.record(topics);
   lastTopics = topics;
   hideBanner('auth');
@@ -95,9 +105,11 @@ function route() {
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', !m);
   if (m) {
     const name = decodeURIComponent(m[1]);
+    shownTopic = name;
     document.title = `${name} · mini-kafka console`;
     dispose = topicView(view, name, ctx);
   } else {
+    shownTopic = null;
     document.title = 'mini-kafka console';
     dispose = topicsView(view, ctx);
   }

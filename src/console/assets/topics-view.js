@@ -39,12 +39,12 @@ export function topicsView(root, { throughput, subscribe }) {
     const totalBytes = topics.reduce((n, t) => n + t.size_bytes, 0);
     const partitions = topics.reduce((n, t) => n + t.partitions, 0);
     stats.replaceChildren(
-      stat('Topics', fmtNum(topics.length), `${fmtNum(partitions)} partition${partitions === 1 ? '' : 's'}`),
+      stat('Topics', `${fmtNum(topics.length)}${topics.more ? '+' : ''}`, `${fmtNum(partitions)}${topics.more ? '+' : ''} partition${partitions === 1 ? '' : 's'}${topics.more ? ' (the first topics by name)' : ''}`),
       stat('Messages stored', fmtNum(totalMessages), 'across every partition'),
       stat('On disk', fmtBytes(totalBytes), `${fmtNum(topics.reduce((n, t) => n + t.segment_count, 0))} segments`),
       stat('Throughput', fmtRate(throughput.current()), sparkline(throughput.overall, { width: 140, height: 26 })),
     );
-    count.textContent = `${topics.length}`;
+    count.textContent = `${topics.length}${topics.more ? '+' : ''}`;
     if (topics.length === 0) {
       body.replaceChildren(
         h('tr', {}, h('td', { colspan: 7, class: 'empty' }, h('strong', {}, 'No topics yet'), 'Create one above, or produce to a topic name and it appears here.')),

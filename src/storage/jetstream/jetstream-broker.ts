@@ -34,6 +34,7 @@
 //   watches and stream infos (README says by how much they may lag).
 // - Retention removes single messages by age or size rather than whole segments (finer, same promise:
 //   offsets below the start are gone, the rest stay dense). segmentCount is reported as 1 (one stream).
+import { compareTopicNames, pageTopicNames, type TopicListQuery } from '../topic-list';
 import { connect, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
 import type { CursorView, ProduceResult, RejectedRecord, SeekTarget, TopicInfo, TopicRetention } from '../broker';
 import type { EngineConfig } from '../engine-config';
@@ -203,8 +204,12 @@ export class JetStreamBroker implements StorageDriver {
     await this.cursors.dropTopic(topic.names);
   }
 
-  listTopics(): TopicInfo[] {
-    return [...this.catalog.topics.values()].sort((a, b) => a.name.localeCompare(b.name)).map((t) => this.describe(t));
+  listTopics(query: TopicListQuery = {}): TopicInfo[] {
+    return this.listTopicNames(query).map((name) => this.describeTopic(name));
+  }
+
+  listTopicNames(query: TopicListQuery = {}): string[] {
+    return pageTopicNames([...this.catalog.topics.keys()].sort(compareTopicNames), query);
   }
 
   describeTopic(name: string): TopicInfo {
