@@ -34,9 +34,10 @@ else
 fi
 # The docker test (npm run test:docker) needs a Docker engine. Where none answers `docker info`, it starts one with
 # ../shared/tools/docker-local, which needs Debian's dockerd, docker-compose and debootstrap (to build the base image
-# locally, since nothing can be pulled there). A machine with its own engine (Docker Desktop, docker-ce) needs none.
+# locally, since nothing can be pulled there). docker.io also brings the docker CLI, for an engine reached through a
+# mounted socket. A machine with its own engine (Docker Desktop, docker-ce) needs none of them.
 if ! docker info >/dev/null 2>&1; then
-  command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+  { command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1; } || missing+=(docker.io)
   { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; } || missing+=(docker-compose)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 fi

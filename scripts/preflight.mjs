@@ -60,15 +60,17 @@ function findMissing() {
   need(isRoot, 'root', 'the disk-full test mounts a 1 MiB tmpfs (and docker-local needs root)');
 
   // The docker test uses the engine `docker info` reaches; where none answers it starts one with docker-local.
-  if (!ok('docker', ['info'])) {
-    if (!fs.existsSync(dockerLocal)) {
-      need(false, 'a Docker engine', `npm run test:docker builds and runs the image; none answers \`docker info\` (DOCKER_HOST=${process.env.DOCKER_HOST ?? 'default'}): start Docker or set DOCKER_HOST`);
-    } else {
-      const composeOk = ok('docker', ['compose', 'version']) || onPath('docker-compose');
-      need(onPath('dockerd'), 'dockerd', 'no engine answers `docker info`: the docker test starts one with ../shared/tools/docker-local', ['docker.io']);
-      need(composeOk, 'docker-compose', 'the docker test runs docker-compose.yml', ['docker-compose']);
-      need(onPath('debootstrap'), 'debootstrap', 'docker-local builds the node base image locally (nothing can be pulled)', ['debootstrap']);
-    }
+  const composeOk = () => ok('docker', ['compose', 'version']) || onPath('docker-compose');
+  if (ok('docker', ['info'])) {
+    need(composeOk(), 'docker compose or docker-compose', 'the docker test runs docker-compose.yml', ['docker-compose']);
+  } else if (fs.existsSync(dockerLocal)) {
+    const why = 'no engine answers `docker info`: the docker test starts one with ../shared/tools/docker-local';
+    need(onPath('dockerd') && onPath('docker'), 'dockerd and docker', why, ['docker.io']);
+    need(composeOk(), 'docker-compose', 'the docker test runs docker-compose.yml', ['docker-compose']);
+    need(onPath('debootstrap'), 'debootstrap', 'docker-local builds the node base image locally (nothing can be pulled)', ['debootstrap']);
+  } else {
+    const why = `npm run test:docker builds and runs the image, and no engine answers \`docker info\` (DOCKER_HOST=${process.env.DOCKER_HOST ?? 'default'}): start Docker or point DOCKER_HOST at one`;
+    need(false, 'a Docker engine', why, onPath('docker') ? [] : ['docker.io', 'docker-compose']);
   }
   return missing;
 }
