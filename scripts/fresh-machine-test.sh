@@ -67,7 +67,7 @@ say "README line 2: $line2"
 inner=$(cat <<'INNER'
 set -euo pipefail
 say() { printf '[in container %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
-say "fresh machine: $(. /etc/os-release; echo "$PRETTY_NAME"), node $(node --version), npm $(npm --version); no git, python3, java, chromium, docker here: $(for b in git python3 java chromium docker; do command -v $b >/dev/null && printf '%s ' $b; done)"
+say "fresh machine: $(. /etc/os-release; echo "$PRETTY_NAME"), node $(node --version), npm $(npm --version); of git, python3, java, chromium, docker it has: [$(for b in git python3 java chromium docker; do command -v $b >/dev/null && printf '%s ' $b; done)]"
 t0=$(date +%s)
 say "line 1 (background): $LINE1"
 setsid bash -c "$LINE1" > /tmp/line1.log 2>&1 &
@@ -85,7 +85,9 @@ node -e '
 t1=$(date +%s)
 say "line 1: GET /healthz answered 200 after $((t1 - t0)) s; stopping it (SIGTERM)"
 kill -TERM -- "-$pid"
-wait "$pid" || true
+# The shell running line 1 ends at once; the broker drains first: wait for the whole process group (at most 30 s).
+for _ in $(seq 1 150); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.2; done
+kill -0 -- "-$pid" 2>/dev/null && { say "line 1 still running 30 s after SIGTERM"; exit 1; }
 grep -q '"event":"start"' /tmp/line1.log || { tail -20 /tmp/line1.log; say "no start line in the broker's log"; exit 1; }
 grep -q '"event":"stop","reason":"SIGTERM"' /tmp/line1.log || { tail -20 /tmp/line1.log; say "no stop line in the broker's log"; exit 1; }
 grep -c EBADENGINE /tmp/line1.log | xargs -I{} echo "[in container] npm ci printed {} EBADENGINE line(s)"
