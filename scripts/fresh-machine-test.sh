@@ -90,7 +90,7 @@ for _ in $(seq 1 150); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.2; do
 kill -0 -- "-$pid" 2>/dev/null && { say "line 1 still running 30 s after SIGTERM"; exit 1; }
 grep -q '"event":"start"' /tmp/line1.log || { tail -20 /tmp/line1.log; say "no start line in the broker's log"; exit 1; }
 grep -q '"event":"stop","reason":"SIGTERM"' /tmp/line1.log || { tail -20 /tmp/line1.log; say "no stop line in the broker's log"; exit 1; }
-grep -c EBADENGINE /tmp/line1.log | xargs -I{} echo "[in container] npm ci printed {} EBADENGINE line(s)"
+say "npm ci printed $(grep -c EBADENGINE /tmp/line1.log || true) EBADENGINE line(s)"
 grep '"event":"st' /tmp/line1.log | sed 's/^/    /'
 t2=$(date +%s)
 say "line 2 (foreground): $LINE2"
