@@ -43,6 +43,8 @@ const t0 = Date.now();
 const phases = [];
 const report = {};
 const cleanups = [];
+/** Commands still running: an interrupted run stops them first (a `docker build` left running would tag an image after cleanup). */
+const children = new Set();
 let composeCmd = null;
 let composePort = 0; // the free host port docker-compose.yml publishes the broker on (MINI_KAFKA_PORT)
 
@@ -82,6 +84,8 @@ function run(cmd, args, { timeoutMs = 120_000, allowFail = false, stream = false
     let child;
     try {
       child = spawn(cmd, args, { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
     } catch (e) {
       reject(new TestFailure(`cannot run ${shown}: ${e.message}`));
       return;
@@ -496,6 +500,7 @@ async function abort(reason) {
     process.stderr.write('docker test: cleanup took over 3 min; exiting without finishing it\n');
     process.exit(1);
   }, 3 * 60_000).unref();
+  for (const child of children) child.kill('SIGTERM');
   await runCleanups();
   process.exit(1);
 }
