@@ -100,9 +100,14 @@ say "line 1: $((t1 - t0)) s to /healthz; line 2: $((t3 - t2)) s; total $((t3 - t
 INNER
 )
 
+# The host's CA bundle, for Node (npm) in the container: where the npm registry is reached through a TLS proxy (as in
+# this workplace) the bundle holds its CA; the image has a copy in /etc/ssl/certs, but installing the test packages
+# pulls in Debian's ca-certificates, which rewrites that file without it. Harmless elsewhere.
+ca=()
+[ -f /etc/ssl/certs/ca-certificates.crt ] && ca=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/host-ca-certificates.crt:ro -e NODE_EXTRA_CA_CERTS=/etc/ssl/host-ca-certificates.crt)
 say "starting the container ($NAME): --network host, CAP_SYS_ADMIN, /dev/fuse, Docker socket $sock mounted"
 start=$(date +%s)
-docker run --name "$NAME" --network host --cap-add SYS_ADMIN --device /dev/fuse --shm-size 1g \
+docker run --name "$NAME" --network host --cap-add SYS_ADMIN --device /dev/fuse --shm-size 1g "${ca[@]}" \
   -v "$sock:/var/run/docker.sock" -v "$work/mini-kafka:/root/mini-kafka" -w /root/mini-kafka \
   -e LINE1="$line1" -e LINE2="$line2" -e CI=true \
   "$IMAGE" bash -c "$inner" || die "the README's commands failed in the fresh container (after $(( $(date +%s) - start )) s)"
