@@ -285,14 +285,25 @@ async function buildClient() {
   else log('clients/typescript/dist is up to date');
 }
 
-/** Builds tag from context; the tag is this run's and is removed at the end (its parent layers stay, as build cache). */
+/**
+ * Builds tag (this run's own, removed at the end) from context. The newest build is also tagged `<repo>:test-cache`,
+ * shared by all runs, so the next build finds its layers cached; the image that tag pointed at before is removed once
+ * nothing else tags it (with docker-local's vfs driver every layer is a full copy: stale chains would fill the disk).
+ */
 async function buildImage(tag, args, timeoutMs) {
+  const cacheTag = `${tag.split(':')[0]}:test-cache`;
   cleanups.push(async () => {
-    await docker(['rmi', '--no-prune', tag], { allowFail: true, quiet: true });
+    await docker(['rmi', tag], { allowFail: true, quiet: true }); // only untags while test-cache points at it
   });
+  const before = (await docker(['image', 'inspect', '-f', '{{.Id}}', cacheTag], { allowFail: true, quiet: true })).stdout.trim();
   const start = Date.now();
   await docker(['build', '--force-rm', '-t', tag, ...args], { timeoutMs, stream: true });
-  return Date.now() - start;
+  const ms = Date.now() - start;
+  await docker(['tag', tag, cacheTag], { quiet: true });
+  const after = await inspect(tag, '{{.Id}}');
+  if (before && before !== after && (await inspect(before, '{{len .RepoTags}}').catch(() => '')) === '0')
+    await docker(['rmi', before], { allowFail: true, quiet: true }); // fails harmlessly while another run's container uses it
+  return ms;
 }
 
 /** A build context for the worker: its Dockerfile + script, and node_modules with the client's dist and runtime deps. */
