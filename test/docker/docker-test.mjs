@@ -9,8 +9,13 @@
 //  3. docker compose up -d with the project's docker-compose.yml plus test/docker/compose.worker.yml (the same
 //     image, no second build, beside a worker container that uses the TypeScript client), checks the worker
 //     consumed what it produced and the broker holds it, then down -v.
-// Fails loudly (exit 1) on anything wrong; never skips. Cleans up its own container, volume and compose project.
+// Fails loudly (exit 1) on anything wrong; never skips. Every name is this run's own (container, volume, images and
+// compose project carry a per-run suffix) and every host port is a free one, so runs from several work trees on one
+// engine do not collide; it removes what it created when it passes, fails, times out or is interrupted. It installs
+// no system package silently: where docker-local needs Debian packages, it says which and why, and installs them with
+// scripts/install-test-deps.sh.
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,11 +25,13 @@ import { fileURLToPath } from 'node:url';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BASE_IMAGE = 'node:24-bookworm-slim';
 const NODE_MAJOR = '24';
-const IMAGE = 'mini-kafka:test';
-const WORKER_IMAGE = 'mini-kafka-worker:test';
-const CONTAINER = 'mini-kafka-docker-test';
-const VOLUME = 'mini-kafka-docker-test-data';
-const PROJECT = 'mini-kafka-docker-test';
+// One suffix for everything this run creates: pid + random (lowercase, valid in image tags and compose project names).
+const RUN = `${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+const IMAGE = `mini-kafka:test-${RUN}`;
+const WORKER_IMAGE = `mini-kafka-worker:test-${RUN}`;
+const CONTAINER = `mini-kafka-docker-test-${RUN}`;
+const VOLUME = `mini-kafka-docker-test-data-${RUN}`;
+const PROJECT = `mini-kafka-docker-test-${RUN}`;
 const WORKER_COUNT = 100;
 const TOTAL_BUDGET_MS = 55 * 60_000;
 // Forbidden in the runtime image (dev toolchain); every other dev-only package of the lockfile is checked too.
@@ -36,7 +43,10 @@ const t0 = Date.now();
 const phases = [];
 const report = {};
 const cleanups = [];
+/** Commands still running: an interrupted run stops them first (a `docker build` left running would tag an image after cleanup). */
+const children = new Set();
 let composeCmd = null;
+let composePort = 0; // the free host port docker-compose.yml publishes the broker on (MINI_KAFKA_PORT)
 
 const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -74,6 +84,8 @@ function run(cmd, args, { timeoutMs = 120_000, allowFail = false, stream = false
     let child;
     try {
       child = spawn(cmd, args, { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
     } catch (e) {
       reject(new TestFailure(`cannot run ${shown}: ${e.message}`));
       return;
@@ -108,9 +120,16 @@ const docker = (args, opts) => run('docker', args, opts);
 const compose = (args, opts = {}) =>
   run(composeCmd[0], [...composeCmd.slice(1), '-p', PROJECT, '-f', 'docker-compose.yml', '-f', 'test/docker/compose.worker.yml', ...args], {
     ...opts,
-    env: { ...process.env, MINI_KAFKA_IMAGE: IMAGE, MINI_KAFKA_WORKER_IMAGE: WORKER_IMAGE, WORKER_COUNT: String(WORKER_COUNT), WORKER_RUN_ID: runId },
+    env: {
+      ...process.env,
+      MINI_KAFKA_PORT: String(composePort),
+      MINI_KAFKA_IMAGE: IMAGE,
+      MINI_KAFKA_WORKER_IMAGE: WORKER_IMAGE,
+      WORKER_COUNT: String(WORKER_COUNT),
+      WORKER_RUN_ID: runId,
+    },
   });
-const runId = `run-${process.pid}-${Date.now().toString(36)}`;
+const runId = `run-${RUN}`;
 
 async function inspect(ref, format) {
   const { stdout } = await docker(['inspect', '-f', format, ref], { quiet: true });
@@ -143,22 +162,12 @@ function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, () => { // every interface: compose publishes on 0.0.0.0
       const { port } = srv.address();
       srv.close(() => resolve(port));
     });
   });
 }
-function portAnswers(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.setTimeout(1000);
-    s.on('connect', () => (s.destroy(), resolve(true)));
-    s.on('error', () => resolve(false));
-    s.on('timeout', () => (s.destroy(), resolve(false)));
-  });
-}
-
 /** Polls GET /readyz until the first 200; answers the Date.now() of that answer. */
 async function firstReady(baseUrl, timeoutMs, stopped) {
   const deadline = Date.now() + timeoutMs;
@@ -234,6 +243,7 @@ async function findEngine() {
   } else {
     check(fs.existsSync(tool), `no Docker engine answers \`docker info\` (DOCKER_HOST=${process.env.DOCKER_HOST ?? 'default'}) and ${tool} does not exist to start one`);
     check(process.getuid?.() === 0, `no Docker engine answers \`docker info\`; ${tool} could start one but needs root`);
+    await installDockerLocalPackages();
     log(`no engine answers \`docker info\`: starting one with ${tool}`);
     const { stdout } = await run(tool, ['start'], { timeoutMs: 15 * 60_000, stream: true });
     const m = /export DOCKER_HOST=(\S+)/.exec(stdout);
@@ -255,6 +265,17 @@ async function findEngine() {
   log(`compose: ${composeCmd.join(' ')}`);
 }
 
+/** docker-local installs dockerd, docker-compose and debootstrap quietly when they are missing: do it here, out loud. */
+async function installDockerLocalPackages() {
+  const script = path.join(repo, 'scripts/install-test-deps.sh');
+  const { stdout } = await run('bash', [script, '--list'], { quiet: true });
+  const wanted = stdout.split('\n').filter((p) => ['docker.io', 'docker-compose', 'debootstrap'].includes(p));
+  if (wanted.length === 0) return;
+  log(`no engine answers \`docker info\`, and docker-local needs Debian packages ${wanted.join(' ')} to start one and build the`);
+  log(`base image locally: installing every missing test dependency with ${path.relative(repo, script)}`);
+  await run('bash', [script], { timeoutMs: 20 * 60_000, stream: true });
+}
+
 async function buildClient() {
   const dir = path.join(repo, 'clients/typescript');
   check(fs.existsSync(path.join(dir, 'package.json')), 'clients/typescript is missing');
@@ -264,16 +285,24 @@ async function buildClient() {
   else log('clients/typescript/dist is up to date');
 }
 
-/** Builds tag from context; removes the image the tag pointed at before once it is untagged and unused (no pile of stale images). */
+/**
+ * Builds tag (this run's own, removed at the end) from context. The newest build is also tagged `<repo>:test-cache`,
+ * shared by all runs, so the next build finds its layers cached; the image that tag pointed at before is removed once
+ * nothing else tags it (with docker-local's vfs driver every layer is a full copy: stale chains would fill the disk).
+ */
 async function buildImage(tag, args, timeoutMs) {
-  const before = (await docker(['image', 'inspect', '-f', '{{.Id}}', tag], { allowFail: true, quiet: true })).stdout.trim();
+  const cacheTag = `${tag.split(':')[0]}:test-cache`;
+  cleanups.push(async () => {
+    await docker(['rmi', tag], { allowFail: true, quiet: true }); // only untags while test-cache points at it
+  });
+  const before = (await docker(['image', 'inspect', '-f', '{{.Id}}', cacheTag], { allowFail: true, quiet: true })).stdout.trim();
   const start = Date.now();
   await docker(['build', '--force-rm', '-t', tag, ...args], { timeoutMs, stream: true });
   const ms = Date.now() - start;
+  await docker(['tag', tag, cacheTag], { quiet: true });
   const after = await inspect(tag, '{{.Id}}');
-  // Only when the old image has no tag left (rmi by id would also drop another tag, e.g. mini-kafka:latest) and no container.
   if (before && before !== after && (await inspect(before, '{{len .RepoTags}}').catch(() => '')) === '0')
-    await docker(['rmi', before], { allowFail: true, quiet: true });
+    await docker(['rmi', before], { allowFail: true, quiet: true }); // fails harmlessly while another run's container uses it
   return ms;
 }
 
@@ -313,8 +342,6 @@ function stageWorker() {
 async function runPhase() {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  await docker(['rm', '-f', CONTAINER], { allowFail: true, quiet: true });
-  await docker(['volume', 'rm', '-f', VOLUME], { allowFail: true, quiet: true });
   let removed = false;
   cleanups.push(async () => {
     if (removed) return;
@@ -418,8 +445,7 @@ function runWithInput(cmd, args, input) {
 
 async function composePhase() {
   const containerOf = async (service) => (await compose(['ps', '-q', service], { quiet: true })).stdout.trim();
-  await compose(['down', '-v', '--remove-orphans'], { allowFail: true, timeoutMs: 120_000 }); // leftovers of an interrupted run
-  check(!(await portAnswers(8000)), 'something already listens on 127.0.0.1:8000, which docker-compose.yml publishes');
+  composePort = await freePort();
   cleanups.push(async () => {
     const logs = await compose(['logs', '--no-color', '--tail', '30'], { allowFail: true, quiet: true });
     if (failed) log(`--- compose logs (tail) ---\n${tail(logs.stdout + logs.stderr, 60)}`);
@@ -452,7 +478,7 @@ async function composePhase() {
 
   // The broker (over the port compose published) holds what the worker produced, with its cursor committed.
   checkEqual((await inspectJson(broker, '{{json .State.Health.Status}}')), 'healthy', 'compose broker health');
-  const t = 'http://127.0.0.1:8000/topics/compose-worker';
+  const t = `http://127.0.0.1:${composePort}/topics/compose-worker`;
   const cursor = await expectHttp('GET', `${t}/consumers/compose-worker`, 200, undefined, 'worker cursor');
   check(cursor.offset === WORKER_COUNT && cursor.lag === 0, `the worker's committed cursor on the broker: ${JSON.stringify(cursor)}`);
   checkEqual(await expectHttp('GET', `${t}/messages?consumer_id=host-check`, 200, undefined, 'poll'), { message_id: 0, data: `${runId}-0` }, 'first worker message, read from the host');
@@ -476,20 +502,22 @@ let interrupted = false;
 async function runCleanups() {
   while (cleanups.length) await cleanups.pop()().catch((e) => log(`cleanup: ${e.message}`));
 }
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, async () => {
-    if (interrupted) return;
-    interrupted = failed = true;
-    process.stderr.write(`\nDOCKER TEST FAILED: interrupted by ${signal}; cleaning up\n`);
-    await runCleanups();
+/** Stops the run from outside main (a signal, the time budget): cleans up (bounded), then exits 1. */
+async function abort(reason) {
+  if (interrupted) return;
+  interrupted = failed = true;
+  process.stderr.write(`\nDOCKER TEST FAILED: ${reason}; cleaning up\n`);
+  setTimeout(() => {
+    process.stderr.write('docker test: cleanup took over 3 min; exiting without finishing it\n');
     process.exit(1);
-  });
+  }, 3 * 60_000).unref();
+  for (const child of children) child.kill('SIGTERM');
+  await runCleanups();
+  process.exit(1);
 }
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => void abort(`interrupted by ${signal}`));
 async function main() {
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`\nDOCKER TEST FAILED: over the ${sec(TOTAL_BUDGET_MS)} budget\n`);
-    process.exit(1);
-  }, TOTAL_BUDGET_MS);
+  const watchdog = setTimeout(() => void abort(`over the ${sec(TOTAL_BUDGET_MS)} budget`), TOTAL_BUDGET_MS);
   watchdog.unref();
   try {
     await phase('find a Docker engine', findEngine);

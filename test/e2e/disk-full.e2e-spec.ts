@@ -22,7 +22,7 @@ describe('disk full (ENOSPC on a real tmpfs)', () => {
     await request(t.url).post('/topics/full/create').expect(200);
     await request(t.url).post('/topics/full/messages').query({ message: 'first' }).expect(200, { message_id: 0 });
     acked.push({ id: 0, text: 'first' });
-  });
+  }, 30_000); // mount + building the app: beyond jest's 5 s default on a loaded 2-core machine
 
   afterAll(async () => {
     await t?.close().catch(() => undefined);

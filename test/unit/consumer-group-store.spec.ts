@@ -171,12 +171,13 @@ describe('GroupRegistry over a broker', () => {
 
   it('after a restart redelivers unacked messages once their leases expire, never acked ones', async () => {
     await produce('t', ['m0', 'm1', 'm2']);
-    const got = await groups.receive('t', 'g', { max: 3, leaseMs: 150 });
+    // 1 s leases: a restart on a loaded machine must not outlast them before the first receive below.
+    const got = await groups.receive('t', 'g', { max: 3, leaseMs: 1000 });
     await groups.ack('t', 'g', [got[1].leaseId]);
     await stop();
     start();
     expect(await groups.receive('t', 'g', { max: 10 })).toEqual([]);
-    const again = await groups.receive('t', 'g', { max: 10, waitMs: 2000 });
+    const again = await groups.receive('t', 'g', { max: 10, waitMs: 5000 });
     expect(values(again)).toEqual(['m0', 'm2']);
     expect(again.map((d) => d.deliveries)).toEqual([2, 2]);
   });
