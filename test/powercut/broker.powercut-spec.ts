@@ -94,7 +94,10 @@ describe('power cuts (lazyfs)', () => {
         `first problem: ${figures.find((f) => f.problems.length)?.problems[0]}`,
     );
     expect(figures).toHaveLength(NEVER_ROUNDS);
-    // Every round: nothing of the log is synced, so a cut must take acknowledged messages with it.
-    for (const f of figures) expect({ round: f.round, lostAcknowledged: f.lostMessages > 0 }).toEqual({ round: f.round, lostAcknowledged: true });
+    // Nothing of the log is synced, so a whole cut (odd rounds) must take acknowledged messages with it. A torn cut
+    // (even rounds) keeps a random prefix of the unsynced writes, which may happen to hold every acknowledged one.
+    for (const f of figures.filter((x) => x.round % 2 === 1)) {
+      expect({ round: f.round, lostAcknowledged: f.lostMessages > 0 }).toEqual({ round: f.round, lostAcknowledged: true });
+    }
   });
 });

@@ -62,6 +62,9 @@ interface Run {
 export async function loadThenKill(broker: BrokerProcess, ledger: PowerCutLedger, round: number, ms: number): Promise<string[]> {
   const run: Run = { url: broker.url, round, ledger, stop: false, problems: [] };
   ledger.idempotentThisRound = [];
+  // The topic first (a produce would auto-create it, but a group receive racing that create would answer 404).
+  const made = await call(run, '/topics', json({ name: TOPIC, partitions: 1 }));
+  if (made && made.status !== 200 && made.status !== 201) run.problems.push(`create ${TOPIC} answered ${made.status} ${JSON.stringify(made.body)}`);
   const clients = [
     singleProducer(run, 0),
     singleProducer(run, 1),
