@@ -94,10 +94,11 @@ describe('power cuts (lazyfs)', () => {
         `first problem: ${figures.find((f) => f.problems.length)?.problems[0]}`,
     );
     expect(figures).toHaveLength(NEVER_ROUNDS);
-    // Nothing of the log is synced, so a whole cut (odd rounds) must take acknowledged messages with it. A torn cut
-    // (even rounds) keeps a random prefix of the unsynced writes, which may happen to hold every acknowledged one.
-    for (const f of figures.filter((x) => x.round % 2 === 1)) {
-      expect({ round: f.round, lostAcknowledged: f.lostMessages > 0 }).toEqual({ round: f.round, lostAcknowledged: true });
-    }
+    // Nothing of the log is fsynced per produce, so whole cuts (odd rounds) take acknowledged messages with them. Not
+    // every round must: a segment roll (32 KiB segments here) syncs the sealed segment, and a torn cut (even rounds)
+    // keeps a random prefix of the unsynced writes; either can happen to cover every message a short round answered.
+    const whole = figures.filter((x) => x.round % 2 === 1);
+    expect(whole.some((f) => f.lostMessages > 0)).toBe(true);
+    expect(figures.reduce((n, f) => n + f.lostMessages, 0)).toBeGreaterThan(0);
   });
 });
