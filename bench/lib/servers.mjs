@@ -147,6 +147,12 @@ export async function startBaselines(logDir) {
   return { bare: await ready(bare, '/', null), nest: await ready(nest, '/', null) };
 }
 
+/** Baseline C (baselines/parse-fsync.mjs): the bare parse-and-fsync server, writing under `dataDir`. */
+export async function startParseFsyncBaseline(dataDir, logDir) {
+  const server = await spawnServer('bare parse+fsync', join(BASELINES, 'parse-fsync.mjs'), { env: { DATA_DIR: dataDir }, logPath: join(logDir, 'parse-fsync.log') });
+  return ready(server, '/', null);
+}
+
 /** Samples a process's RSS every `intervalMs` until stopped; returns the peak in bytes. */
 export function sampleRss(server, intervalMs = 100) {
   let peak = server.rssBytes() ?? 0;

@@ -1,6 +1,6 @@
 // Run settings from the environment, read once: durations, which scenarios, full-size data sets.
 
-const SCENARIOS = ['produce', 'batch', 'poll-ack', 'fetch', 'long-poll', 'log-size', 'restart', 'driver'];
+const SCENARIOS = ['produce', 'batch', 'batch-limit', 'poll-ack', 'fetch', 'long-poll', 'log-size', 'restart', 'soak', 'driver'];
 
 function seconds(name, fallback) {
   const raw = process.env[name];
