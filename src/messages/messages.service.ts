@@ -137,14 +137,11 @@ export class MessagesService {
     return { status: failed > 0 ? 207 : 200, body, replayed: stored.replayed };
   }
 
-  /** The plain batch: values straight from the request's bytes into the record batch; all stored or none. */
+  /** The plain batch: values straight from the request's bytes into the record batch, all stored. */
   private async produceScanned(topic: string, batch: ScannedBatch, partition: number | undefined): Promise<Answer<ProduceBatchResponse>> {
-    const { body, bounds } = batch;
-    const records = new Array<ProducerRecord>(batch.count);
-    for (let i = 0; i < records.length; i++) records[i] = { value: body.subarray(bounds[2 * i], bounds[2 * i + 1]) };
     // No record can be refused by the engine: no keys or headers, and no value over MAX_MESSAGE_BYTES (checked by the caller).
-    const stored = await this.broker.produce(topic, records, { autoCreate: this.config.autoCreateTopics, partition });
-    this.countProduced(topic, records.length, stored.valueBytes);
+    const stored = await this.broker.produce(topic, batch, { autoCreate: this.config.autoCreateTopics, partition });
+    this.countProduced(topic, batch.count, stored.valueBytes);
     const first = stored.placement[0];
     const answer: ProduceBatchResponse = { message_ids: stored.offsets, partition: first };
     if (stored.placement.every((p) => p === first)) answer.base_offset = stored.offsets[0];
