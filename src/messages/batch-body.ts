@@ -7,11 +7,30 @@ import type { NextFunction, Request, Response } from 'express';
 import { scanJsonBatch, scanNdjsonBatch } from './batch-scan';
 
 const BATCH_ROUTE = /^\/topics\/[^/]+\/messages\/batch\/?$/i;
-const FIRST_CHAR = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d])/;
+const FIRST_CHAR = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d]|$)/;
 
-/** The error body-parser would raise: the exception filter answers it by its status and type. */
+/** The error body-parser would raise (Nest maps it to an HttpException with its message and status). */
 function parserError(status: number, type: string, message: string): Error {
   return Object.assign(new Error(message), { status, statusCode: status, type, expose: true });
+}
+
+/** body-parser's JSON error: the SyntaxError of JSON.parse, with a 400 status. */
+function syntaxError(err: unknown): Error {
+  return Object.assign(err instanceof SyntaxError ? err : new SyntaxError(String(err)), { status: 400, statusCode: 400, type: 'entity.parse.failed', expose: true });
+}
+
+/** body-parser's strict mode: a body that is not an object or array fails as JSON.parse fails on that token. */
+function strictViolation(text: string, char: string | undefined): Error {
+  const index = char === undefined ? -1 : text.indexOf(char);
+  const partial = index === -1 ? '' : text.substring(0, index) + '#'.repeat(text.length - index);
+  try {
+    JSON.parse(partial);
+    return syntaxError(new SyntaxError('strict violation'));
+  } catch (e) {
+    const err = e as SyntaxError;
+    err.message = err.message.replace(/#+/g, (placeholder) => text.substring(index, index + placeholder.length));
+    return syntaxError(err);
+  }
 }
 
 /** What body-parser's json() (strict) or text() would have put in req.body, or the scanned batch. */
@@ -23,12 +42,14 @@ function decode(body: Buffer, ndjson: boolean): unknown {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (ndjson) return text;
   if (text.length === 0) return {};
-  const first = FIRST_CHAR.exec(text)?.[1];
-  if (first !== '{' && first !== '[') throw parserError(400, 'entity.parse.failed', 'Unexpected token in JSON');
+  if (text[0] !== '{' && text[0] !== '[') {
+    const first = FIRST_CHAR.exec(text)?.[1] || undefined;
+    if (first !== '{' && first !== '[') throw strictViolation(text, first);
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw parserError(400, 'entity.parse.failed', (err as Error).message);
+    throw syntaxError(err);
   }
 }
 
