@@ -6,6 +6,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { scanJsonBatch, scanNdjsonBatch } from './batch-scan';
 
+/** Largest body buffer allocated from Content-Length before the bytes arrive. */
+const PREALLOCATE_MAX = 1024 * 1024;
 const BATCH_ROUTE = /^\/topics\/[^/]+\/messages\/batch\/?$/i;
 const FIRST_CHAR = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d]|$)/;
 
@@ -76,7 +78,9 @@ export function readBatchBodies(maxBodyBytes: number) {
     const declared = chunked ? NaN : Number(req.headers['content-length'] ?? 0);
     if (!chunked && !(declared > 0)) return next();
     // refuseOversizedBodies has answered a declared length over the limit; a chunked body is counted as it comes.
-    let buf: Buffer | null = chunked ? null : Buffer.allocUnsafe(declared);
+    // A declared length is allocated at once only up to 1 MiB: a client announcing 32 MiB and sending nothing
+    // must not get 32 MiB reserved before it sends them.
+    let buf: Buffer | null = chunked || declared > PREALLOCATE_MAX ? null : Buffer.allocUnsafe(declared);
     let chunks: Buffer[] = [];
     let length = 0;
     let tooLarge = false;
