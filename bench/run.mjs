@@ -1,7 +1,7 @@
 // `npm run bench`: runs the built broker and two baselines (bare node:http, a no-op Nest route) side by
 // side under the selected scenarios, prints the tables and writes them to bench/results/latest.md.
 // Settings: BENCH_SECONDS (5 per target and configuration), BENCH_SLICES (5), BENCH_WARMUP_SECONDS (1),
-// BENCH_ONLY=produce,batch,poll-ack,fetch,log-size,restart,partitions,driver,replicas, BENCH_FULL=1 (10M messages, ≥1 GB log),
+// BENCH_ONLY=produce,batch,batch-limit,poll-ack,fetch,log-size,restart,partitions,soak,driver,replicas, BENCH_FULL=1 (10M messages, ≥1 GB log),
 // BENCH_CPU_PROF=<dir> (profile every broker the load scenarios start).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { comparisonTable } from './lib/report.mjs';
 import { ROOT, requireBuiltBroker, startBaselines } from './lib/servers.mjs';
 import { readSettings } from './lib/settings.mjs';
 import * as batch from './scenarios/batch.mjs';
+import * as batchLimit from './scenarios/batch-limit.mjs';
 import * as driver from './scenarios/driver.mjs';
 import * as fetchScenario from './scenarios/fetch.mjs';
 import * as logSize from './scenarios/log-size.mjs';
@@ -21,8 +22,9 @@ import * as partitions from './scenarios/partitions.mjs';
 import * as produce from './scenarios/produce.mjs';
 import * as replicas from './scenarios/replicas.mjs';
 import * as restart from './scenarios/restart.mjs';
+import * as soak from './scenarios/soak.mjs';
 
-const SCENARIOS = { produce, batch, 'poll-ack': pollAck, fetch: fetchScenario, 'long-poll': longPoll, 'log-size': logSize, restart, partitions, driver, replicas };
+const SCENARIOS = { produce, batch, 'batch-limit': batchLimit, 'poll-ack': pollAck, fetch: fetchScenario, 'long-poll': longPoll, 'log-size': logSize, restart, partitions, soak, driver, replicas };
 
 const LEGEND = [
   'req/s counts 2xx answers only. msg/s: messages produced or delivered per second (poll+ack: one message per',

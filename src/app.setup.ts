@@ -13,6 +13,7 @@ import { BoundedValidationPipe } from './common/pipes/bounded-validation.pipe';
 import { APP_CONFIG, type AppConfig } from './config/app-config';
 import { MetricsService } from './metrics/metrics.service';
 import { requestMetrics } from './metrics/request-metrics.middleware';
+import { readBatchBodies } from './messages/batch-body';
 import { buildOpenApiDocument } from './openapi/document';
 import { StorageService } from './storage/storage.service';
 
@@ -29,6 +30,8 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   }
   app.use(refuseOversizedBodies(config.maxBodyBytes));
   app.use(refuseUnsupportedBodies());
+  // Batch produce reads its own body (one Buffer, the plain shape scanned in place); the parsers below skip it.
+  app.use(readBatchBodies(config.maxBodyBytes));
   app.useBodyParser('json', { limit: config.maxBodyBytes });
   // NDJSON batches (one message per line) arrive as text and are split by the batch route.
   app.useBodyParser('text', { type: 'application/x-ndjson', limit: config.maxBodyBytes });

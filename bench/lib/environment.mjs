@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { ROOT } from './servers.mjs';
+import { ROOT, startCommand } from './servers.mjs';
 
 function gitRevision() {
   try {
@@ -26,5 +26,6 @@ export function describeRun(settings, elapsedMs) {
     `- machine: ${cpus().length} × ${cpuModel()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM`,
     `- settings: BENCH_SECONDS=${settings.seconds} BENCH_SLICES=${settings.slices} BENCH_WARMUP_SECONDS=${settings.warmupSeconds} BENCH_FULL=${settings.full ? 1 : 0}${only}`,
     `- scenarios: ${settings.scenarios.join(', ')} · wall time ${(elapsedMs / 1000).toFixed(0)} s`,
+    `- broker started as \`npm start\` does: \`${startCommand().script}\``,
   ].join('\n');
 }

@@ -13,7 +13,7 @@ import { sampleRss } from './servers.mjs';
  * - `baselineMessages`: whether a baseline's answers count as messages too (true when it receives the same
  *   messages in the request; false when the broker would send messages the baseline does not have).
  * - `valueBytes`: bytes of one message value, for MB/s; `connections`; `amount` (a request count instead
- *   of a duration).
+ *   of a duration); `headers` (JSON content-type by default when there is a body).
  */
 let connectionSerial = 0;
 
@@ -23,7 +23,7 @@ function fire(server, workload, seconds, onLatency) {
     url: server.url + (workload.path ?? '/'),
     method: workload.method ?? 'GET',
     body: workload.body,
-    headers: workload.body === undefined ? {} : JSON_HEADERS,
+    headers: workload.headers ?? (workload.body === undefined ? {} : JSON_HEADERS),
     connections,
     duration: seconds,
     amount: workload.amount,
@@ -55,8 +55,8 @@ function percentile(sorted, p) {
 }
 
 /** The figures of one target, summed over its slices. */
-function emptyTally(server, isBaseline) {
-  return { server, isBaseline, ok: 0, seconds: 0, failed: 0, latencies: [], rssPeak: 0, statusCodes: {}, errors: 0, timeouts: 0 };
+function emptyTally(server, isBaseline, label) {
+  return { server, isBaseline, label, ok: 0, seconds: 0, failed: 0, latencies: [], rssPeak: 0, statusCodes: {}, errors: 0, timeouts: 0 };
 }
 
 function addSlice(tally, result, rssPeak) {
@@ -79,7 +79,7 @@ function summarize(tally, workload) {
   const reqPerSec = tally.ok / tally.seconds;
   const msgPerSec = !tally.isBaseline || workload.baselineMessages ? reqPerSec * workload.messagesPerRequest : null;
   return {
-    target: server.name,
+    target: tally.label ?? server.name,
     connections: workload.connections,
     reqPerSec,
     msgPerSec,
@@ -92,22 +92,25 @@ function summarize(tally, workload) {
 }
 
 /**
- * Measures `workload` against each target ({ server, isBaseline }) for `settings.seconds` each, cut into
- * `settings.slices` slices run round-robin (A,B,C,A,B,C,...): on a shared machine a busy moment then
- * hits every target alike instead of one. Each target is warmed up first; its RSS is sampled while loaded.
+ * Measures `workload` against each target ({ server, isBaseline, label?, workload? }) for `settings.seconds`
+ * each, cut into `settings.slices` slices run round-robin (A,B,C,A,B,C,...): on a shared machine a busy
+ * moment then hits every target alike instead of one. Each target is warmed up first; its RSS is sampled
+ * while loaded. A target's own `workload` (e.g. the same batch as NDJSON) replaces the shared one.
  */
 export async function measure(targets, workload, settings) {
-  for (const { server } of targets) await fire(server, workload, settings.warmupSeconds, null);
-  const tallies = targets.map(({ server, isBaseline }) => emptyTally(server, isBaseline));
+  const loads = targets.map((t) => t.workload ?? workload);
+  for (let i = 0; i < targets.length; i++) await fire(targets[i].server, loads[i], settings.warmupSeconds, null);
+  const tallies = targets.map(({ server, isBaseline, label }) => emptyTally(server, isBaseline, label));
   const sliceSeconds = settings.seconds / settings.slices;
   for (let slice = 0; slice < settings.slices; slice++) {
-    for (const tally of tallies) {
+    for (let i = 0; i < tallies.length; i++) {
+      const tally = tallies[i];
       const rss = sampleRss(tally.server);
-      const result = await fire(tally.server, workload, sliceSeconds, (ms) => tally.latencies.push(ms));
+      const result = await fire(tally.server, loads[i], sliceSeconds, (ms) => tally.latencies.push(ms));
       addSlice(tally, result, rss.stop());
     }
   }
-  return tallies.map((tally) => summarize(tally, workload));
+  return tallies.map((tally, i) => summarize(tally, loads[i]));
 }
 
 /**

@@ -12,4 +12,10 @@ export function batchBody(count) {
   return JSON.stringify({ messages: Array.from({ length: count }, () => ({ message: VALUE })) });
 }
 
+/** The same batch as NDJSON (application/x-ndjson): one {"message": ...} per line. */
+export function ndjsonBatchBody(count) {
+  return `${JSON.stringify({ message: VALUE })}\n`.repeat(count);
+}
+
 export const JSON_HEADERS = { 'content-type': 'application/json' };
+export const NDJSON_HEADERS = { 'content-type': 'application/x-ndjson' };

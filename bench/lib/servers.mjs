@@ -132,8 +132,33 @@ export function requireBuiltBroker() {
  * `env` overrides broker settings (FSYNC, SEGMENT_BYTES, ...); `cpuProfDir` adds `node --cpu-prof`.
  */
 export async function startBroker({ name = 'broker', dataDir, env = {}, logPath, cpuProfDir = null }) {
-  const server = await spawnServer(name, BROKER_MAIN, { env: { DATA_DIR: dataDir, ...env }, logPath, nodeArgs: profArgs(cpuProfDir) });
+  const start = startCommand();
+  const server = await spawnServer(name, BROKER_MAIN, {
+    env: { ...start.env, DATA_DIR: dataDir, ...env },
+    logPath,
+    nodeArgs: [...start.nodeArgs, ...profArgs(cpuProfDir)],
+  });
   return ready(server, '/topics', 200);
+}
+
+/**
+ * The environment and Node flags of `npm start` (package.json: `VAR=value ... node --flag ... dist/main.js`),
+ * so the bench measures the broker as users start it (the Dockerfile's CMD and ENV carry the same).
+ */
+export function startCommand() {
+  const script = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  const words = script.trim().split(/\s+/);
+  const env = {};
+  const nodeArgs = [];
+  let i = 0;
+  for (; i < words.length && /^[A-Z_][A-Z0-9_]*=/.test(words[i]); i++) {
+    const at = words[i].indexOf('=');
+    env[words[i].slice(0, at)] = words[i].slice(at + 1);
+  }
+  if (words[i++] !== 'node') throw new Error(`package.json "start" must run node: ${script}`);
+  for (; i < words.length && words[i].startsWith('--'); i++) nodeArgs.push(words[i]);
+  if (words[i] !== 'dist/main.js') throw new Error(`package.json "start" must run dist/main.js: ${script}`);
+  return { env, nodeArgs, script };
 }
 
 export function profArgs(cpuProfDir) {
@@ -145,6 +170,12 @@ export async function startBaselines(logDir) {
   const bare = await spawnServer('bare node:http', join(BASELINES, 'bare-http.mjs'), { logPath: join(logDir, 'bare.log') });
   const nest = await spawnServer('Nest no-op', NEST_BASELINE, { logPath: join(logDir, 'nest.log') });
   return { bare: await ready(bare, '/', null), nest: await ready(nest, '/', null) };
+}
+
+/** Baseline C (baselines/parse-fsync.mjs): the bare parse-and-fsync server, writing under `dataDir`. */
+export async function startParseFsyncBaseline(dataDir, logDir) {
+  const server = await spawnServer('bare parse+fsync', join(BASELINES, 'parse-fsync.mjs'), { env: { DATA_DIR: dataDir }, logPath: join(logDir, 'parse-fsync.log') });
+  return ready(server, '/', null);
 }
 
 /** Samples a process's RSS every `intervalMs` until stopped; returns the peak in bytes. */

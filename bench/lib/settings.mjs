@@ -1,6 +1,6 @@
 // Run settings from the environment, read once: durations, which scenarios, full-size data sets.
 
-const SCENARIOS = ['produce', 'batch', 'poll-ack', 'fetch', 'long-poll', 'log-size', 'restart', 'partitions', 'driver', 'replicas'];
+const SCENARIOS = ['produce', 'batch', 'batch-limit', 'poll-ack', 'fetch', 'long-poll', 'log-size', 'restart', 'partitions', 'soak', 'driver', 'replicas'];
 
 function seconds(name, fallback) {
   const raw = process.env[name];

@@ -39,6 +39,7 @@ import {
   ProduceResponse,
   SeekBody,
 } from './message.dto';
+import type { ScannedBatch } from './batch-scan';
 import { MessagesService } from './messages.service';
 import { ProduceBatchBodyPipe, ProduceBodyPipe } from './produce-body.pipes';
 
@@ -114,7 +115,7 @@ export class MessagesController {
   async produceBatch(
     @Param('topic', TopicNamePipe) topic: string,
     @Query('partition', new OptionalIntPipe('partition', 1023)) partition: number | undefined,
-    @Body(ProduceBatchBodyPipe) messages: unknown[],
+    @Body(ProduceBatchBodyPipe) messages: unknown[] | ScannedBatch,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) res: Response,
   ): Promise<ProduceBatchResponse> {

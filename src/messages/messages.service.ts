@@ -7,6 +7,7 @@ import { requestFingerprint } from '../storage/producer-marker';
 import { StorageError } from '../storage/errors';
 import { type ProducerRecord, type StoredRecord } from '../storage/record-batch';
 import { StorageService } from '../storage/storage.service';
+import { ScannedBatch } from './batch-scan';
 import { type MessageLimits, type MessageView, requireProducerRecord, toMessageView, toProducerRecord } from './message-codec';
 import type { BatchItemResult, CursorResponse, FetchResponse, PolledMessage, ProduceBatchResponse, ProduceResponse } from './message.dto';
 
@@ -65,7 +66,19 @@ export class MessagesService {
   }
 
   /** Many messages: valid ones are stored (one write + fsync per partition); invalid ones reported (207). */
-  async produceBatch(topic: string, inputs: unknown[], partition: number | undefined, idempotencyKey?: string): Promise<Answer<ProduceBatchResponse>> {
+  async produceBatch(
+    topic: string,
+    messages: unknown[] | ScannedBatch,
+    partition: number | undefined,
+    idempotencyKey?: string,
+  ): Promise<Answer<ProduceBatchResponse>> {
+    if (messages instanceof ScannedBatch) {
+      // Every value is valid UTF-8 text by construction; a too-large one, or an Idempotency-Key (whose
+      // fingerprint is over the parsed messages), takes the general path with the same messages.
+      if (idempotencyKey === undefined && messages.maxValueBytes <= this.config.engine.maxMessageBytes) return this.produceScanned(topic, messages, partition);
+      messages = messages.toInputs();
+    }
+    const inputs = messages;
     const records: ProducerRecord[] = [];
     const slots: Array<number | string> = new Array(inputs.length);
     const now = Date.now();
@@ -122,6 +135,17 @@ export class MessagesService {
       });
     }
     return { status: failed > 0 ? 207 : 200, body, replayed: stored.replayed };
+  }
+
+  /** The plain batch: values straight from the request's bytes into the record batch, all stored. */
+  private async produceScanned(topic: string, batch: ScannedBatch, partition: number | undefined): Promise<Answer<ProduceBatchResponse>> {
+    // No record can be refused by the engine: no keys or headers, and no value over MAX_MESSAGE_BYTES (checked by the caller).
+    const stored = await this.broker.produce(topic, batch, { autoCreate: this.config.autoCreateTopics, partition });
+    this.countProduced(topic, batch.count, stored.valueBytes);
+    const first = stored.placement[0];
+    const answer: ProduceBatchResponse = { message_ids: stored.offsets, partition: first };
+    if (stored.placement.every((p) => p === first)) answer.base_offset = stored.offsets[0];
+    return { status: 200, body: answer, replayed: false };
   }
 
   private countProduced(topic: string, messages: number, bytes: number): void {

@@ -2,6 +2,7 @@
 // class-transformer + class-validator, which cost more per request than storing the message does and, for a
 // 10,000-message batch, seconds. The DTO classes in message.dto.ts stay the single source of the OpenAPI schema.
 import { BadRequestException, type PipeTransform } from '@nestjs/common';
+import { ScannedBatch } from './batch-scan';
 
 /** The single produce body: any object (its fields are checked with the message itself), or none at all. */
 export class ProduceBodyPipe implements PipeTransform<unknown, Record<string, unknown>> {
@@ -15,10 +16,12 @@ export class ProduceBodyPipe implements PipeTransform<unknown, Record<string, un
 /**
  * The batch body: `{"messages": [...]}` as JSON, or one message object per line as NDJSON
  * (application/x-ndjson arrives as text). Elements are checked one by one later, so that one bad message
- * is reported in a 207 while the others are stored.
+ * is reported in a 207 while the others are stored. A body of the plain shape arrives already scanned
+ * (batch-body.ts): its values are byte ranges of the request, valid by construction.
  */
-export class ProduceBatchBodyPipe implements PipeTransform<unknown, unknown[]> {
-  transform(body: unknown): unknown[] {
+export class ProduceBatchBodyPipe implements PipeTransform<unknown, unknown[] | ScannedBatch> {
+  transform(body: unknown): unknown[] | ScannedBatch {
+    if (body instanceof ScannedBatch) return body;
     if (typeof body === 'string') return parseNdjson(body);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new BadRequestException('The body must be a JSON object {"messages": [...]} or NDJSON lines');

@@ -19,6 +19,8 @@ import {
   type PreparedRecord,
   type ProducerRecord,
   type StoredRecord,
+  type TextValues,
+  textValueRecords,
 } from './record-batch';
 import { nullObserver, type StorageObserver } from './observer';
 import { partitionForKey } from './partitioner';
@@ -333,7 +335,12 @@ export class Broker implements StorageDriver {
    * consecutive offsets. With `partial`, invalid records are reported in `rejected` and the valid ones are
    * stored; without it, one invalid record rejects the call before anything is written.
    */
-  async produce(topicName: string, records: ProducerRecord[], options: ProduceOptions): Promise<ProduceResult> {
+  async produce(topicName: string, input: ProducerRecord[] | TextValues, options: ProduceOptions): Promise<ProduceResult> {
+    if (!Array.isArray(input)) {
+      if (this.plainText(input, options)) return this.produceText(topicName, input, options);
+      input = textValueRecords(input);
+    }
+    const records = input;
     this.assertOpen();
     assertTopicName(topicName);
     if (records.length === 0) throw new StorageError('INVALID_NAME', 'A produce needs at least one message');
@@ -408,6 +415,44 @@ export class Broker implements StorageDriver {
       throw topic.deleted ? topicNotFound(topicName) : err;
     }
     return { placement, offsets, rejected, valueBytes };
+  }
+
+  /** Text values the framed path takes as they are: not under an Idempotency-Key, none too large, a count in bounds. */
+  private plainText(values: TextValues, options: ProduceOptions): boolean {
+    const { bounds } = values;
+    if (options.idempotency || bounds.length === 0 || bounds.length >> 1 > this.config.maxBatchMessages) return false;
+    for (let i = 0; i < bounds.length; i += 2) if (bounds[i + 1] - bounds[i] > this.config.maxMessageBytes) return false;
+    return true;
+  }
+
+  /**
+   * Text values of one call go to one partition (the one asked for, or the sticky one: they have no keys),
+   * framed into their record batches before they wait for the writer.
+   */
+  private async produceText(topicName: string, values: TextValues, options: ProduceOptions): Promise<ProduceResult> {
+    this.assertOpen();
+    assertTopicName(topicName);
+    let topic = this.topics.get(topicName);
+    if (!topic) {
+      if (!options.autoCreate) throw topicNotFound(topicName);
+      topic = await this.createOnce(topicName, 1);
+    }
+    if (options.partition !== undefined) this.partitionOf(topic, options.partition);
+    const n = topic.partitions.length;
+    const p = options.partition ?? (n === 1 ? 0 : topic.rotatePartition());
+    const count = values.bounds.length >> 1;
+    let base: number;
+    try {
+      base = await topic.partitions[p].appendText(values, Date.now());
+    } catch (err) {
+      throw topic.deleted ? topicNotFound(topicName) : err;
+    }
+    const placement = new Array<number>(count).fill(p);
+    const offsets = new Array<number>(count);
+    for (let i = 0; i < count; i++) offsets[i] = base + i;
+    let valueBytes = 0;
+    for (let i = 0; i < values.bounds.length; i += 2) valueBytes += values.bounds[i + 1] - values.bounds[i];
+    return { placement, offsets, rejected: [], valueBytes };
   }
 
   private recordProblem(r: PreparedRecord, index: number | null): StorageError | null {

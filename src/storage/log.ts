@@ -15,6 +15,10 @@ import {
   BATCH_HEADER_BYTES,
   decodeRecords,
   encodeBatch,
+  type FramedBatches,
+  frameTextValues,
+  setBaseOffset,
+  type TextValues,
   readBatchHeader,
   type PreparedRecord,
   type StoredRecord,
@@ -42,7 +46,11 @@ const MAX_FLUSH_BYTES = 16 * 1024 * 1024;
 const INT32_MAX = 0x7fff_ffff;
 
 interface PendingAppend {
-  records: PreparedRecord[];
+  /** Records to frame at flush time (many small appends then share a batch and its CRC) ... */
+  records: PreparedRecord[] | null;
+  /** ... or records framed by the caller's call, before they waited (a large batch: no object per record waits). */
+  framed: FramedBatches | null;
+  count: number;
   bytes: number;
   resolve: (baseOffset: number) => void;
   reject: (err: Error) => void;
@@ -202,6 +210,19 @@ export class PartitionLog {
    * written (and fsynced under FSYNC=always). Records of one call get consecutive offsets.
    */
   append(records: PreparedRecord[], bytes: number): Promise<number> {
+    return this.enqueue(records, null, records.length, bytes);
+  }
+
+  /**
+   * Text values (no key, headers or producer timestamp) framed now into their own physical batches, so what
+   * waits for the writer is one buffer rather than an object per record. Same answer as append().
+   */
+  appendText(values: TextValues, timestamp: number): Promise<number> {
+    const framed = frameTextValues(values, timestamp, MAX_PHYSICAL_BATCH_BYTES);
+    return this.enqueue(null, framed, framed.records, framed.buf.length);
+  }
+
+  private enqueue(records: PreparedRecord[] | null, framed: FramedBatches | null, count: number, bytes: number): Promise<number> {
     if (this.closing) return Promise.reject(new StorageError('CLOSED', 'The log is closing'));
     if (this.unopened) {
       try {
@@ -216,7 +237,7 @@ export class PartitionLog {
       );
     }
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ records, bytes, resolve, reject });
+      this.queue.push({ records, framed, count, bytes, resolve, reject });
       this.queuedBytes += bytes;
       if (!this.flushing) {
         this.flushing = true;
@@ -245,12 +266,30 @@ export class PartitionLog {
   }
 
   private async writeAppends(items: PendingAppend[]): Promise<void> {
-    const records: PreparedRecord[] = items.length === 1 ? items[0].records : items.flatMap((i) => i.records);
-    const cuts = planBatches(records);
+    // Consecutive record appends share physical batches; framed appends keep theirs.
+    const parts: Array<{ records: PreparedRecord[]; cuts: number[] } | FramedBatches> = [];
     let total = 0;
-    for (let b = 0; b < cuts.length - 1; b++) {
-      total += BATCH_HEADER_BYTES;
-      for (let i = cuts[b]; i < cuts[b + 1]; i++) total += records[i].size;
+    let count = 0;
+    for (let i = 0; i < items.length; ) {
+      const framed = items[i].framed;
+      if (framed) {
+        parts.push(framed);
+        total += framed.buf.length;
+        count += framed.records;
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < items.length && !items[j].framed) j++;
+      const records: PreparedRecord[] = j === i + 1 ? items[i].records! : items.slice(i, j).flatMap((x) => x.records!);
+      const cuts = planBatches(records);
+      for (let b = 0; b < cuts.length - 1; b++) {
+        total += BATCH_HEADER_BYTES;
+        for (let r = cuts[b]; r < cuts[b + 1]; r++) total += records[r].size;
+      }
+      parts.push({ records, cuts });
+      count += records.length;
+      i = j;
     }
     const now = Date.now();
     try {
@@ -263,20 +302,39 @@ export class PartitionLog {
     const seg = this.active;
     const index = seg.index!;
     const undo = { indexLength: index.length, sinceEntry: seg.bytesSinceIndexEntry, maxTimestamp: seg.maxTimestamp };
-    const buf = Buffer.allocUnsafe(total);
+    // One framed append alone is written from its own buffer: no copy.
+    const single = parts.length === 1 && 'buf' in parts[0] ? parts[0].buf : null;
+    const buf = single ?? Buffer.allocUnsafe(total);
     let pos = 0;
     let offset = seg.endOffset;
-    for (let b = 0; b < cuts.length - 1; b++) {
-      const filePos = seg.size + pos;
+    const indexBatch = (filePos: number): void => {
       if (seg.bytesSinceIndexEntry >= this.config.indexIntervalBytes && filePos > index.lastPosition) {
         index.append(offset - seg.baseOffset, filePos, seg.maxTimestamp);
         seg.bytesSinceIndexEntry = 0;
       }
-      const end = encodeBatch(records, cuts[b], cuts[b + 1], offset, buf, pos);
-      for (let i = cuts[b]; i < cuts[b + 1]; i++) if (records[i].timestamp > seg.maxTimestamp) seg.maxTimestamp = records[i].timestamp;
-      seg.bytesSinceIndexEntry += end - pos;
-      offset += cuts[b + 1] - cuts[b];
-      pos = end;
+    };
+    for (const part of parts) {
+      if ('buf' in part) {
+        for (let b = 0; b < part.counts.length; b++) {
+          indexBatch(seg.size + pos + part.starts[b]);
+          setBaseOffset(part.buf, part.starts[b], offset);
+          if (part.timestamp > seg.maxTimestamp) seg.maxTimestamp = part.timestamp;
+          seg.bytesSinceIndexEntry += part.starts[b + 1] - part.starts[b];
+          offset += part.counts[b];
+        }
+        if (!single) part.buf.copy(buf, pos);
+        pos += part.buf.length;
+        continue;
+      }
+      const { records, cuts } = part;
+      for (let b = 0; b < cuts.length - 1; b++) {
+        indexBatch(seg.size + pos);
+        const end = encodeBatch(records, cuts[b], cuts[b + 1], offset, buf, pos);
+        for (let i = cuts[b]; i < cuts[b + 1]; i++) if (records[i].timestamp > seg.maxTimestamp) seg.maxTimestamp = records[i].timestamp;
+        seg.bytesSinceIndexEntry += end - pos;
+        offset += cuts[b + 1] - cuts[b];
+        pos = end;
+      }
     }
     let fh: FileHandle | null = null;
     const started = performance.now();
@@ -300,13 +358,13 @@ export class PartitionLog {
     seg.size += total;
     seg.endOffset = offset;
     seg.lastWriteMs = now;
-    let base = offset - records.length;
+    let base = offset - count;
     for (const item of items) {
       item.resolve(base);
-      base += item.records.length;
+      base += item.count;
     }
     this.waiters.notify(offset);
-    this.observer.onFlush({ messages: records.length, bytes: total, writeMs: performance.now() - started });
+    this.observer.onFlush({ messages: count, bytes: total, writeMs: performance.now() - started });
     // After answering: the index is a cache of the log and never delays a produce.
     await this.persistIndexTail(seg);
   }

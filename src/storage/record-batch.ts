@@ -263,3 +263,111 @@ export function decodeRecords(
     pos += 4 + length;
   }
 }
+
+/**
+ * Values as [start, end) byte ranges of one buffer: UTF-8 text without key, headers or producer timestamp —
+ * a batch as it arrived over HTTP (start0, end0, start1, end1, ...). Stored without a string or an object
+ * per value.
+ */
+export interface TextValues {
+  body: Buffer;
+  bounds: number[];
+}
+
+export function textValueRecords(values: TextValues): ProducerRecord[] {
+  const { body, bounds } = values;
+  const out = new Array<ProducerRecord>(bounds.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = { value: body.subarray(bounds[2 * i], bounds[2 * i + 1]) };
+  return out;
+}
+
+/** Records framed as physical batches before their offsets are known: the base offset is outside the CRC. */
+export interface FramedBatches {
+  buf: Buffer;
+  /** Byte position of each physical batch in buf, then buf.length. */
+  starts: number[];
+  /** Records in each physical batch. */
+  counts: number[];
+  records: number;
+  timestamp: number;
+  valueBytes: number;
+}
+
+/** Size of a record holding `valueBytes` of text and nothing else, length prefix included. */
+export function textRecordSize(valueBytes: number): number {
+  return RECORD_FIXED_BYTES + valueBytes;
+}
+
+function putU32(buf: Buffer, pos: number, n: number): void {
+  buf[pos] = n >>> 24;
+  buf[pos + 1] = (n >>> 16) & 0xff;
+  buf[pos + 2] = (n >>> 8) & 0xff;
+  buf[pos + 3] = n & 0xff;
+}
+
+/**
+ * Frames text values into physical batches of at most `maxBatchBytes` (a lone larger record gets its own),
+ * every record stamped `timestamp`, each batch with its CRC; base offsets are left 0 for setBaseOffset.
+ * One buffer for the whole call: the values are copied once, from the request's bytes.
+ */
+export function frameTextValues(values: TextValues, timestamp: number, maxBatchBytes: number): FramedBatches {
+  const { body, bounds } = values;
+  const count = bounds.length >> 1;
+  let total = 0;
+  let valueBytes = 0;
+  const starts: number[] = [0];
+  const counts: number[] = [];
+  let batchBytes = BATCH_HEADER_BYTES;
+  let inBatch = 0;
+  for (let i = 0; i < count; i++) {
+    const n = bounds[2 * i + 1] - bounds[2 * i];
+    const size = RECORD_FIXED_BYTES + n;
+    if (inBatch > 0 && batchBytes + size > maxBatchBytes) {
+      total += batchBytes;
+      starts.push(total);
+      counts.push(inBatch);
+      batchBytes = BATCH_HEADER_BYTES;
+      inBatch = 0;
+    }
+    batchBytes += size;
+    valueBytes += n;
+    inBatch++;
+  }
+  total += batchBytes;
+  starts.push(total);
+  counts.push(inBatch);
+  const buf = Buffer.allocUnsafe(total);
+  let i = 0;
+  for (let b = 0; b < counts.length; b++) {
+    const start = starts[b];
+    let pos = start + BATCH_HEADER_BYTES;
+    for (let k = 0; k < counts[b]; k++, i++) {
+      const from = bounds[2 * i];
+      const n = bounds[2 * i + 1] - from;
+      putU32(buf, pos, RECORD_FIXED_BYTES - 4 + n);
+      buf[pos + 4] = ValueEncoding.Utf8;
+      putU32(buf, pos + 5, k);
+      putU32(buf, pos + 9, 0);
+      putU32(buf, pos + 13, 0xffffffff);
+      buf[pos + 17] = 0;
+      buf[pos + 18] = 0;
+      putU32(buf, pos + 19, n);
+      body.copy(buf, pos + 23, from, from + n);
+      pos += RECORD_FIXED_BYTES + n;
+    }
+    writeI64(buf, 0, start);
+    buf.writeUInt32BE(pos - start, start + 8);
+    buf[start + 12] = MAGIC;
+    buf.writeUInt16BE(0, start + 17);
+    buf.writeUInt32BE(counts[b], start + 19);
+    writeI64(buf, timestamp, start + 23);
+    writeI64(buf, timestamp, start + 31);
+    buf.writeUInt32BE(crc32(buf.subarray(start + CRC_START, pos)), start + 13);
+  }
+  return { buf, starts, counts, records: count, timestamp, valueBytes };
+}
+
+/** Sets the base offset of the batch at `pos` (outside the CRC, so the batch stays intact). */
+export function setBaseOffset(buf: Buffer, pos: number, baseOffset: number): void {
+  writeI64(buf, baseOffset, pos);
+}

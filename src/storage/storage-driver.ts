@@ -9,7 +9,7 @@
 // callers await it (awaiting a plain value is harmless).
 import type { CursorView, ProduceResult, SeekTarget, TopicInfo, TopicRetention } from './broker';
 import type { EngineConfig } from './engine-config';
-import type { ProducerRecord, StoredRecord } from './record-batch';
+import type { ProducerRecord, StoredRecord, TextValues } from './record-batch';
 import type { TopicListQuery } from './topic-list';
 
 export interface ProduceOptions {
@@ -44,8 +44,12 @@ export interface StorageDriver {
   partitionCount(topicName: string): number;
 
   // ---- produce and read
-  /** Stores records; resolves once they are durable. Offsets per record, dense from 0 per partition. */
-  produce(topicName: string, records: ProducerRecord[], options: ProduceOptions): Promise<ProduceResult>;
+  /**
+   * Stores records; resolves once they are durable. Offsets per record, dense from 0 per partition. Text
+   * values (byte ranges of one buffer) are the same as records `{value: <those bytes>}`, which an engine may
+   * store without making them.
+   */
+  produce(topicName: string, records: ProducerRecord[] | TextValues, options: ProduceOptions): Promise<ProduceResult>;
   /** Reads from an offset without touching any cursor. */
   fetch(topicName: string, partition: number, offset: number, max: number, maxBytes: number): Promise<StoredRecord[]>;
   /** Long poll on one partition: true as soon as `offset` is readable, false after `timeoutMs`. */

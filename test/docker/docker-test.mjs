@@ -377,7 +377,7 @@ async function runPhase() {
     check(/^\d+$/.test(uid) && uid !== '0', `docker exec id -u answered ${JSON.stringify(uid)}: the container runs as root`);
     const top = (await docker(['top', CONTAINER, '-o', 'pid,uid,user,args'])).stdout.trim().split('\n');
     log(`   docker top:\n${top.map((l) => `      ${l}`).join('\n')}`);
-    const mainLine = top.find((l) => /node\s+dist\/main\.js/.test(l));
+    const mainLine = top.find((l) => /node\s+(?:--\S+\s+)*dist\/main\.js/.test(l));
     check(mainLine, `docker top shows no \`node dist/main.js\` process:\n${top.join('\n')}`);
     const hostUid = mainLine.trim().split(/\s+/)[1];
     check(hostUid !== '0' && hostUid === uid, `the broker process runs as uid ${hostUid} (docker top), expected non-root ${uid}`);

@@ -42,7 +42,7 @@ import { offsetOutOfRange, StorageError, topicNotFound } from '../errors';
 import { assertConsumerId, assertTopicName } from '../names';
 import { nullObserver, type StorageObserver } from '../observer';
 import { partitionForKey } from '../partitioner';
-import { MAX_HEADER_NAME_BYTES, MAX_HEADERS, prepareRecord, type PreparedRecord, type ProducerRecord, type StoredRecord } from '../record-batch';
+import { MAX_HEADER_NAME_BYTES, MAX_HEADERS, prepareRecord, type PreparedRecord, type ProducerRecord, type StoredRecord, type TextValues, textValueRecords } from '../record-batch';
 import type { ProduceOptions, StorageDriver } from '../storage-driver';
 import { JetStreamCursors } from './cursors';
 import { IdempotencyKeys } from './idempotency';
@@ -283,7 +283,8 @@ export class JetStreamBroker implements StorageDriver {
   // ---- produce ------------------------------------------------------------------------------------
 
   /** Same routing and validation as the embedded Broker; resolves once a quorum stored every record. */
-  produce(topicName: string, records: ProducerRecord[], options: ProduceOptions): Promise<ProduceResult> {
+  produce(topicName: string, input: ProducerRecord[] | TextValues, options: ProduceOptions): Promise<ProduceResult> {
+    const records = Array.isArray(input) ? input : textValueRecords(input);
     this.assertOpen();
     const { idempotency } = options;
     const work = idempotency
