@@ -5,6 +5,14 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { FlushObservation, StorageObserver } from '../storage/observer';
 import type { StorageDriver } from '../storage/storage-driver';
 
+type CounterChild = { inc(value?: number): void };
+interface TopicCounters {
+  produced: CounterChild;
+  producedBytes: CounterChild;
+  consumed: CounterChild;
+  consumedBytes: CounterChild;
+}
+
 @Injectable()
 export class MetricsService implements StorageObserver {
   readonly registry = new Registry();
@@ -74,6 +82,38 @@ export class MetricsService implements StorageObserver {
         for (const t of self.broker?.listTopics() ?? []) for (const p of t.partitionDetails) this.set({ topic: t.name, partition: String(p.partition) }, p.sizeBytes);
       },
     });
+  }
+
+  /** Per topic, the traffic counters' children: counting a produce or a poll hashes no labels. */
+  private readonly perTopic = new Map<string, TopicCounters>();
+
+  /** Messages and value bytes stored on `topic`. */
+  countProduced(topic: string, messages: number, bytes: number): void {
+    const c = this.topicCounters(topic);
+    c.produced.inc(messages);
+    c.producedBytes.inc(bytes);
+  }
+
+  /** Messages and value bytes handed to consumers of `topic`. */
+  countConsumed(topic: string, messages: number, bytes: number): void {
+    const c = this.topicCounters(topic);
+    c.consumed.inc(messages);
+    c.consumedBytes.inc(bytes);
+  }
+
+  private topicCounters(topic: string): TopicCounters {
+    let c = this.perTopic.get(topic);
+    if (!c) {
+      const labels = { topic };
+      c = {
+        produced: this.produced.labels(labels),
+        producedBytes: this.producedBytes.labels(labels),
+        consumed: this.consumed.labels(labels),
+        consumedBytes: this.consumedBytes.labels(labels),
+      };
+      this.perTopic.set(topic, c);
+    }
+    return c;
   }
 
   attach(broker: StorageDriver): void {
