@@ -8,8 +8,8 @@ type CountOne = { inc(): void };
 const UNMATCHED = {};
 
 export function requestMetrics(metrics: MetricsService) {
-  // Per route (Express keeps one Route object per registered path and method), per method, per status: the
-  // counter's child, so an answer is counted without building a label object and hashing it every time.
+  // Per route (Express keeps one Route object per registered path and method), per method, per status: a
+  // PendingCount, so an answer is counted without building a label object and hashing it every time.
   const children = new WeakMap<object, Map<string, Map<number, CountOne>>>();
   function counterFor(req: Request, status: number): CountOne {
     const route: { path?: string } | undefined = req.route;
@@ -22,7 +22,7 @@ export function requestMetrics(metrics: MetricsService) {
     let child = byStatus.get(status);
     if (!child) {
       const label = route?.path ? `${req.baseUrl}${route.path}` : 'unmatched';
-      byStatus.set(status, (child = metrics.requests.labels({ method: req.method, route: label, status: String(status) })));
+      byStatus.set(status, (child = metrics.pendingCount(metrics.requests, { method: req.method, route: label, status: String(status) })));
     }
     return child;
   }
