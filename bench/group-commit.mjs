@@ -19,5 +19,5 @@ const get = (t, name) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(t)?.[1] 
 const commits = get(m1, 'minikafka_group_commit_messages_count') - get(m0, 'minikafka_group_commit_messages_count');
 const msgs = get(m1, 'minikafka_group_commit_messages_sum') - get(m0, 'minikafka_group_commit_messages_sum');
 const fs = get(m1, 'minikafka_fsync_duration_seconds_sum') - get(m0, 'minikafka_fsync_duration_seconds_sum');
-console.log(`FSYNC=${fsync} ${conns} conn: ${r.requests.average} req/s, p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms; ${commits} commits for ${msgs} messages = ${(msgs / commits).toFixed(2)} per commit; write(+fsync) ${(1000 * fs / commits).toFixed(3)} ms avg`);
+console.log(`FSYNC=${fsync} ${conns} conn: ${(r["2xx"] / r.duration).toFixed(0)} req/s, p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms; ${commits} commits for ${msgs} messages = ${(msgs / commits).toFixed(2)} per commit; write(+fsync) ${(1000 * fs / commits).toFixed(3)} ms avg`);
 await b.stop(); rmSync(work, { recursive: true, force: true });

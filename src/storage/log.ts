@@ -1,8 +1,8 @@
 // A partition's log: an ordered list of segments with one writer that group-commits appends.
 //
 // Appends queue up while a write+fsync is in flight and are then written together: one write and one
-// fsync answer every produce that arrived meanwhile (CommitPacer decides when the next one starts). Readers only ever see bytes that are already durable
-// (under FSYNC=always), so a message a consumer has seen and acked can never vanish in a crash.
+// fsync answer every produce that arrived meanwhile (CommitPacer decides when the next one starts).
+// Readers only ever see bytes that are already durable (under FSYNC=always), so a message a consumer has seen and acked can never vanish in a crash.
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -66,8 +66,9 @@ export class PartitionLog {
   private queuedBytes = 0;
   private flushing = false;
   private readonly pacer = new CommitPacer();
-  /** A commit waiting for producers to come back (or for the end of this event-loop turn). */
-  private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  /** A commit waiting for producers to come back: a timer, or an immediate (the end of this event-loop turn). */
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private lingerImmediate: NodeJS.Immediate | null = null;
   private closing: Promise<void> | null = null;
   private dirty = false;
   /** A failed write whose truncation also failed leaves bytes past `size` to cut before the next write. */
@@ -172,22 +173,23 @@ export class PartitionLog {
       this.cancelLinger();
       this.flushing = true;
       void this.flushLoop();
-    } else if (!this.lingerTimer) {
+    } else if (!this.lingerTimer && !this.lingerImmediate) {
       const expire = () => {
         this.lingerTimer = null;
+        this.lingerImmediate = null;
         this.pacer.reset();
         this.scheduleFlush();
       };
-      this.lingerTimer = wait < 1 ? setImmediate(expire) : setTimeout(expire, Math.ceil(wait));
+      if (wait < 1) this.lingerImmediate = setImmediate(expire);
+      else this.lingerTimer = setTimeout(expire, Math.ceil(wait));
     }
   }
 
   private cancelLinger(): void {
-    const t = this.lingerTimer;
-    if (!t) return;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    if (this.lingerImmediate) clearImmediate(this.lingerImmediate);
     this.lingerTimer = null;
-    if ('hasRef' in t && 'refresh' in t) clearTimeout(t);
-    else clearImmediate(t as NodeJS.Immediate);
+    this.lingerImmediate = null;
   }
 
   private async flushLoop(): Promise<void> {
@@ -203,8 +205,8 @@ export class PartitionLog {
       await this.writeAppends(items);
     } finally {
       this.flushing = false;
+      this.scheduleFlush();
     }
-    this.scheduleFlush();
   }
 
   private async writeAppends(items: PendingAppend[]): Promise<void> {

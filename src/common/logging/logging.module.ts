@@ -16,7 +16,6 @@ const LOG_BUFFER_BYTES = 1024 * 1024;
 /** The last step of shutdown waits this long at most for buffered lines to reach stdout. */
 export const LOG_FLUSH_TIMEOUT_MS = 500;
 
-/** The process's stdout as a pino destination, and the last shutdown step: a bounded wait for its lines. */
 /** The level of a request's completion line. */
 function requestLogLevel(res: ServerResponse, err?: Error): Level {
   if (res.statusCode === 503 && !err) return 'debug';
@@ -30,6 +29,7 @@ function pathOf(url: string): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
+/** The process's stdout as a pino destination, and the last shutdown step: a bounded wait for its lines. */
 @Injectable()
 export class StdoutLog implements OnApplicationShutdown {
   readonly sink: LogSink;
