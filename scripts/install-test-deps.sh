@@ -8,6 +8,7 @@ set -euo pipefail
 
 # package                  what needs it
 PACKAGES=(
+  curl                     # the README examples are run with real curl (test/e2e/readme-examples.e2e-spec.ts)
   python3                  # the seed tutorial's Python client and the generated Python client (e2e)
   python3-requests         #   the seed tutorial's Producer/Consumer classes
   python3-urllib3          #   the Swagger Codegen Python client

@@ -33,6 +33,7 @@ function findMissing() {
   need(executable(chromium), chromium, '/docs and /console in a real browser (e2e)', ['chromium']);
   const nats = process.env.NATS_SERVER_BIN ?? 'nats-server';
   need(onPath(nats), nats, 'a real 3-node JetStream cluster (e2e driver contract, crash failover)', ['nats-server']);
+  need(onPath('curl'), 'curl', 'the README examples are run as pasted, with curl (e2e)', ['curl']);
   need(onPath('java'), 'java', 'Swagger Codegen generates the Python client (e2e)', ['default-jre-headless']);
   need(onPath('fusermount3'), 'fusermount3', 'power-cut tests on a FUSE file system', ['fuse3']);
 

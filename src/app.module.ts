@@ -24,7 +24,7 @@ export class AppModule {
         AppConfigModule.forRoot(env),
         LoggingModule,
         MetricsModule,
-        AuthModule.forRoot(config.rateLimitPerSecond),
+        AuthModule.forRoot(config),
         StorageModule,
         TopicsModule,
         MessagesModule,

@@ -8,6 +8,7 @@ import { refuseOversizedBodies } from './common/http/body-limit';
 import { closeConnectionsWhileDraining } from './common/http/drain';
 import { answerClientErrorsWithJson } from './common/http/client-errors';
 import { refuseUnsupportedBodies } from './common/http/content-type';
+import { synchronousChain } from './common/http/synchronous-chain';
 import { ApiExceptionFilter } from './common/filters/api-exception.filter';
 import { BoundedValidationPipe } from './common/pipes/bounded-validation.pipe';
 import { APP_CONFIG, type AppConfig } from './config/app-config';
@@ -20,16 +21,14 @@ import { StorageService } from './storage/storage.service';
 export function configureApp(app: NestExpressApplication): INestApplication {
   const config = app.get<AppConfig>(APP_CONFIG);
   app.useLogger(app.get(Logger));
-  app.use(requestMetrics(app.get(MetricsService)));
   const storage = app.get(StorageService);
-  app.use(closeConnectionsWhileDraining(() => storage.draining));
+  app.use(synchronousChain(requestMetrics(app.get(MetricsService)), closeConnectionsWhileDraining(() => storage.draining)));
   // Swagger UI needs inline scripts and styles; everything else gets helmet's strict defaults.
   app.use(helmet({ contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } } }));
   if (config.corsOrigins.length > 0) {
     app.enableCors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, exposedHeaders: ['Retry-After', 'X-Request-Id', 'Wait-Ms-Used'] });
   }
-  app.use(refuseOversizedBodies(config.maxBodyBytes));
-  app.use(refuseUnsupportedBodies());
+  app.use(synchronousChain(refuseOversizedBodies(config.maxBodyBytes), refuseUnsupportedBodies()));
   // Batch produce reads its own body (one Buffer, the plain shape scanned in place); the parsers below skip it.
   app.use(readBatchBodies(config.maxBodyBytes));
   app.useBodyParser('json', { limit: config.maxBodyBytes });

@@ -56,10 +56,11 @@ function percentile(sorted, p) {
 
 /** The figures of one target, summed over its slices. */
 function emptyTally(server, isBaseline, label) {
-  return { server, isBaseline, label, ok: 0, seconds: 0, failed: 0, latencies: [], rssPeak: 0, statusCodes: {}, errors: 0, timeouts: 0 };
+  return { server, isBaseline, label, ok: 0, seconds: 0, failed: 0, latencies: [], rssPeak: 0, statusCodes: {}, errors: 0, timeouts: 0, sliceRates: [] };
 }
 
 function addSlice(tally, result, rssPeak) {
+  tally.sliceRates.push(result['2xx'] / result.duration);
   tally.ok += result['2xx'];
   tally.seconds += result.duration;
   tally.failed += result.non2xx + result.errors + result.timeouts;
@@ -88,6 +89,8 @@ function summarize(tally, workload) {
     p99: percentile(latencies, 99),
     rssPeak: tally.rssPeak,
     failed: tally.failed,
+    /** req/s of each slice, in order: slice i of every target ran back to back. */
+    sliceRates: tally.sliceRates,
   };
 }
 

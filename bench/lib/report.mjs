@@ -50,12 +50,23 @@ export function comparisonRows(scenario, results, baselines) {
     rssMb(r.rssPeak),
     count(r.failed),
     ratio(bare ? r.reqPerSec / bare.reqPerSec : null),
-    ratio(nest ? r.reqPerSec / nest.reqPerSec : null),
+    withSpread(nest ? r.reqPerSec / nest.reqPerSec : null, r, nest),
   ]);
 }
 
+/**
+ * The ratio with its spread over the slices (slice i of this target ÷ slice i of the baseline, lowest–highest),
+ * so a reader can tell a change from noise; only for the rows that are not the baseline itself.
+ */
+function withSpread(value, r, baseline) {
+  if (!baseline || r === baseline || !r.sliceRates?.length || r.sliceRates.length !== baseline.sliceRates?.length) return ratio(value);
+  const perSlice = r.sliceRates.map((rate, i) => rate / baseline.sliceRates[i]).filter(Number.isFinite);
+  if (perSlice.length < 2) return ratio(value);
+  return `${ratio(value)} (${Math.min(...perSlice).toFixed(2)}–${Math.max(...perSlice).toFixed(2)})`;
+}
+
 export const COMPARISON_HEADERS = [
-  'scenario', 'target', 'conn', 'req/s', 'msg/s', 'MB/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'failed', '× bare', '× Nest',
+  'scenario', 'target', 'conn', 'req/s', 'msg/s', 'MB/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'failed', '× bare', '× Nest (slices min–max)',
 ];
 
 export function comparisonTable(rows) {

@@ -4,11 +4,13 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BROKER_MAIN = join(ROOT, 'dist', 'main.js');
+// BENCH_BROKER_MAIN: another build of the broker (e.g. a copy of dist/ from before a change, kept inside the
+// repository so it finds node_modules), to measure it the same way.
+export const BROKER_MAIN = process.env.BENCH_BROKER_MAIN ? resolve(process.env.BENCH_BROKER_MAIN) : join(ROOT, 'dist', 'main.js');
 const BASELINES = join(ROOT, 'bench', 'baselines');
 export const NEST_BASELINE = join(BASELINES, 'nest-noop.mjs');
 

@@ -61,7 +61,7 @@ export class MessagesService {
     if (!r.replayed) this.countProduced(topic, 1, r.valueBytes);
     // The seed's exact answer on single-partition topics; the partition is named where it is needed.
     const answer: ProduceResponse = { message_id: r.offsets[0] };
-    if (this.broker.partitionCount(topic) > 1) answer.partition = r.placement[0];
+    if ((r.partitions ?? this.broker.partitionCount(topic)) > 1) answer.partition = r.placement[0];
     return { status: 200, body: answer, replayed: r.replayed };
   }
 
@@ -149,15 +149,13 @@ export class MessagesService {
   }
 
   private countProduced(topic: string, messages: number, bytes: number): void {
-    this.metrics.produced.inc({ topic }, messages);
-    this.metrics.producedBytes.inc({ topic }, bytes);
+    this.metrics.countProduced(topic, messages, bytes);
   }
 
   private countConsumed(topic: string, records: StoredRecord[]): void {
     let bytes = 0;
     for (const r of records) bytes += r.value.length;
-    this.metrics.consumed.inc({ topic }, records.length);
-    this.metrics.consumedBytes.inc({ topic }, bytes);
+    this.metrics.countConsumed(topic, records.length, bytes);
   }
 
   private partitionParam(value: unknown): number {

@@ -68,6 +68,8 @@ export interface ProduceResult {
   rejected: RejectedRecord[];
   /** True when an Idempotency-Key matched an earlier request: these are its offsets, nothing was written. */
   replayed?: boolean;
+  /** The partition count the records were routed over (answers name the partition only on multi-partition topics). */
+  partitions?: number;
 }
 
 export interface CursorView {
@@ -365,7 +367,11 @@ export class Broker implements StorageDriver {
       topic = await this.createOnce(topicName, 1);
     }
     if (options.partition !== undefined) this.partitionOf(topic, options.partition);
-    if (options.idempotency) return this.produceOnce(topic, prepared, rejected, options);
+    if (options.idempotency) {
+      const once = await this.produceOnce(topic, prepared, rejected, options);
+      once.partitions = topic.partitions.length;
+      return once;
+    }
     const n = topic.partitions.length;
     const sticky = options.partition ?? (n === 1 ? 0 : topic.rotatePartition());
     const placement = new Array<number>(records.length);
@@ -414,7 +420,7 @@ export class Broker implements StorageDriver {
     } catch (err) {
       throw topic.deleted ? topicNotFound(topicName) : err;
     }
-    return { placement, offsets, rejected, valueBytes };
+    return { placement, offsets, rejected, valueBytes, partitions: n };
   }
 
   /** Text values the framed path takes as they are: not under an Idempotency-Key, none too large, a count in bounds. */

@@ -1,8 +1,9 @@
 // A partition's log: an ordered list of segments with one writer that group-commits appends.
 //
 // Appends queue up while a write+fsync is in flight and are then written together: one write and one
-// fsync answer every produce that arrived meanwhile. Readers only ever see bytes that are already durable
-// (under FSYNC=always), so a message a consumer has seen and acked can never vanish in a crash.
+// fsync answer every produce that arrived meanwhile (CommitPacer decides when the next one starts). Readers only
+// ever see bytes that are already durable (under FSYNC=always), so a message a consumer has seen and acked can
+// never vanish in a crash.
 import { closeSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -24,6 +25,7 @@ import {
   type StoredRecord,
 } from './record-batch';
 import { AppendWaiters } from './append-waiters';
+import { CommitPacer } from './commit-pacer';
 import { fsyncDir } from './fs-durable';
 import { nullObserver, type StorageObserver } from './observer';
 import { parseSegmentFileName, scanLog, Segment, segmentFileName, truncateFile } from './segment';
@@ -89,6 +91,10 @@ export class PartitionLog {
   private readonly queue: PendingAppend[] = [];
   private queuedBytes = 0;
   private flushing = false;
+  private readonly pacer = new CommitPacer();
+  /** A commit waiting for producers to come back: a timer, or an immediate (the end of this event-loop turn). */
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private lingerImmediate: NodeJS.Immediate | null = null;
   private closing: Promise<void> | null = null;
   private dirty = false;
   /** A failed write whose truncation also failed leaves bytes past `size` to cut before the next write. */
@@ -239,29 +245,54 @@ export class PartitionLog {
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ records, framed, count, bytes, resolve, reject });
       this.queuedBytes += bytes;
-      if (!this.flushing) {
-        this.flushing = true;
-        // Let every request parsed in this turn of the event loop join the same write.
-        setImmediate(() => void this.flushLoop());
-      }
+      this.scheduleFlush();
     });
+  }
+
+  /**
+   * Starts the next group commit now, at the end of this event-loop turn, or after a short wait for the
+   * producers the last commit answered (see CommitPacer); never while one is in flight (one writer).
+   */
+  private scheduleFlush(): void {
+    if (this.flushing || this.queue.length === 0) return;
+    const wait = this.queuedBytes >= MAX_FLUSH_BYTES ? 0 : this.pacer.delay(this.queue.length, performance.now());
+    if (wait === 0) {
+      this.cancelLinger();
+      this.flushing = true;
+      void this.flushLoop();
+    } else if (!this.lingerTimer && !this.lingerImmediate) {
+      const expire = () => {
+        this.lingerTimer = null;
+        this.lingerImmediate = null;
+        this.pacer.reset();
+        this.scheduleFlush();
+      };
+      if (wait < 1) this.lingerImmediate = setImmediate(expire);
+      else this.lingerTimer = setTimeout(expire, Math.ceil(wait));
+    }
+  }
+
+  private cancelLinger(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    if (this.lingerImmediate) clearImmediate(this.lingerImmediate);
+    this.lingerTimer = null;
+    this.lingerImmediate = null;
   }
 
   private async flushLoop(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        let take = 0;
-        let bytes = 0;
-        while (take < this.queue.length && (take === 0 || bytes + this.queue[take].bytes <= MAX_FLUSH_BYTES)) {
-          bytes += this.queue[take].bytes;
-          take++;
-        }
-        const items = this.queue.splice(0, take);
-        this.queuedBytes -= bytes;
-        await this.writeAppends(items);
+      let take = 0;
+      let bytes = 0;
+      while (take < this.queue.length && (take === 0 || bytes + this.queue[take].bytes <= MAX_FLUSH_BYTES)) {
+        bytes += this.queue[take].bytes;
+        take++;
       }
+      const items = this.queue.splice(0, take);
+      this.queuedBytes -= bytes;
+      await this.writeAppends(items);
     } finally {
       this.flushing = false;
+      this.scheduleFlush();
     }
   }
 
@@ -297,6 +328,7 @@ export class PartitionLog {
       if (this.needsTruncate) await this.truncateActiveTail();
       if (this.shouldRoll(total, now)) await this.roll();
     } catch (err) {
+      this.pacer.reset();
       return rejectAll(items, writeFailure(err));
     }
     const seg = this.active;
@@ -351,6 +383,7 @@ export class PartitionLog {
       this.needsTruncate = true;
       this.observer.onWriteError();
       await this.truncateActiveTail().catch(() => undefined);
+      this.pacer.reset();
       return rejectAll(items, writeFailure(err));
     } finally {
       if (fh) this.handles.release(seg);
@@ -358,13 +391,15 @@ export class PartitionLog {
     seg.size += total;
     seg.endOffset = offset;
     seg.lastWriteMs = now;
+    const writeMs = performance.now() - started;
+    this.pacer.committed(items.length, this.queue.length, writeMs, started + writeMs);
     let base = offset - count;
     for (const item of items) {
       item.resolve(base);
       base += item.count;
     }
     this.waiters.notify(offset);
-    this.observer.onFlush({ messages: count, bytes: total, writeMs: performance.now() - started });
+    this.observer.onFlush({ messages: count, bytes: total, writeMs });
     // After answering: the index is a cache of the log and never delays a produce.
     await this.persistIndexTail(seg);
   }

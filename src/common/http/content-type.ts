@@ -8,6 +8,7 @@ const NDJSON_ROUTE = /\/messages\/batch\/?$/;
 export function refuseUnsupportedBodies() {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (req.method === 'GET' || req.method === 'HEAD' || !hasBody(req)) return next();
+    if (req.headers['content-type'] === 'application/json') return next(); // the common case, without parsing
     const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     const ndjsonRoute = NDJSON_ROUTE.test(req.path);
     if (type === 'application/json' || (ndjsonRoute && type === 'application/x-ndjson')) return next();

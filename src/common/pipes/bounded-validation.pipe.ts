@@ -8,10 +8,16 @@ import type { ValidationError } from 'class-validator';
 export const MAX_BODY_DEPTH = 32;
 
 export class BoundedValidationPipe extends ValidationPipe {
-  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    // Only bodies this pipe validates (DTO classes): the produce routes check their bodies by hand.
-    if (metadata.type === 'body' && this.toValidate(metadata) && nestsDeeperThan(value, MAX_BODY_DEPTH)) {
-      throw new BadRequestException(`The request body nests deeper than ${MAX_BODY_DEPTH} levels`);
+  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    // Parameters without a DTO class (strings, numbers, the produce routes' hand-checked bodies, headers) are
+    // only converted, as ValidationPipe would, but answered as a plain value (Nest awaits whatever a pipe
+    // returns): ValidationPipe's async transform cost two promises per parameter, and every route has several.
+    if (!this.expectedType && !this.toValidate(metadata)) {
+      return (this.isTransformEnabled ? this.transformPrimitive(value, metadata) : value) as Promise<unknown>;
+    }
+    // Only bodies this pipe validates (DTO classes) can nest.
+    if (metadata.type === 'body' && nestsDeeperThan(value, MAX_BODY_DEPTH)) {
+      return Promise.reject(new BadRequestException(`The request body nests deeper than ${MAX_BODY_DEPTH} levels`));
     }
     return super.transform(value, metadata);
   }
