@@ -2,7 +2,7 @@
 // throws; lines past the buffer are dropped and counted; the flush is bounded; buffered lines go out once it heals.
 // ThrottledWarning: a fault answered on every request is logged once per window.
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { constants, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogSink } from '../../src/common/logging/log-sink';
 import { ThrottledWarning } from '../../src/common/filters/throttled-warning';
@@ -12,14 +12,18 @@ const line = (i: number) => `{"level":20,"n":${i},"msg":"${'x'.repeat(200)}"}\n`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('LogSink', () => {
-  const fds: number[] = [];
-  afterAll(() => fds.forEach((fd) => closeSync(fd)));
+  const sinks: LogSink[] = [];
+  // Each sink closes its own fd: a sink left retrying after its fd was closed writes into whatever file the next
+  // test file (same jest worker) opens under that number (seen: segment files corrupt at byte 0).
+  afterAll(async () => {
+    await Promise.all(sinks.map((s) => s.close()));
+  });
 
   it('on a full device (ENOSPC): never throws or blocks, drops and counts what does not fit, flushes with a bound', async () => {
     const fd = openSync('/dev/full', 'w');
-    fds.push(fd);
     let drops = 0;
     const sink = new LogSink({ fd, maxBufferedBytes: 4096, retryMs: 20, onDrop: () => drops++ });
+    sinks.push(sink);
     const started = performance.now();
     for (let i = 0; i < 200; i++) sink.write(line(i));
     expect(performance.now() - started).toBeLessThan(100);
@@ -39,9 +43,9 @@ describe('LogSink', () => {
       execFileSync('mkfifo', [fifo]);
       // Both ends in one non-blocking descriptor: writes fill the pipe, then EAGAIN until it is read.
       const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
-      fds.push(fd);
-      let drops = 0;
+        let drops = 0;
       const sink = new LogSink({ fd, maxBufferedBytes: 8192, retryMs: 20, onDrop: () => drops++ });
+      sinks.push(sink);
       // ~460 KiB against a 64 KiB pipe and an 8 KiB buffer, spread over time as a server logs (one burst would
       // only fill the buffer while the first write is in flight).
       let slowestWriteMs = 0;

@@ -31,6 +31,7 @@ export class LogSink {
   private unwritten = 0;
   private dropped = 0;
   private retry: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(private readonly options: LogSinkOptions) {
     this.out = new SonicBoom({ fd: options.fd, sync: false, maxLength: options.maxBufferedBytes });
@@ -46,6 +47,7 @@ export class LogSink {
 
   /** pino's destination interface: one serialized line. Never blocks, never throws. */
   write(line: string): boolean {
+    if (this.closed) return true;
     const droppedBefore = this.dropped;
     this.out.write(line);
     if (this.dropped === droppedBefore) this.unwritten += Buffer.byteLength(line);
@@ -75,11 +77,27 @@ export class LogSink {
     });
   }
 
+  /**
+   * Stops retrying and releases the destination, closing its fd (never stdout's or stderr's): without this, the
+   * retry timer would go on writing the held lines to whatever file later reuses that fd number.
+   */
+  close(): Promise<void> {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((done) => {
+      this.out.once('close', () => done());
+      this.out.once('error', () => done());
+      this.out.destroy();
+    });
+  }
+
   private retryLater(): void {
-    if (this.retry) return;
+    if (this.retry || this.closed) return;
     this.retry = setTimeout(() => {
       this.retry = null;
-      if (this.unwritten > 0) this.out.write('');
+      if (this.unwritten > 0 && !this.closed) this.out.write('');
     }, this.options.retryMs);
     this.retry.unref();
   }
