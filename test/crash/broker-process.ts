@@ -164,7 +164,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** A port nobody listens on right now: bind port 0, read it, close. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const srv = createServer();
     srv.once('error', fail);
@@ -173,4 +173,15 @@ function freePort(): Promise<number> {
       srv.close(() => done(port));
     });
   });
+}
+
+/** One JSON call, bounded by REQUEST_TIMEOUT_MS: status and parsed body. */
+export async function callJson(url: string, method: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  return { status: res.status, body: await res.json() };
 }

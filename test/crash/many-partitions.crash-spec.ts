@@ -2,7 +2,7 @@
 // topics × 4 partitions written and read by concurrent clients. Every request must succeed (no EMFILE 500s,
 // no reset connections), the process must hold no more descriptors than MAX_OPEN_SEGMENTS plus a small
 // constant, and a limit too small for the configuration must be refused at start with a clear message.
-import { BrokerProcess, makeDataDir, removeDataDir, REQUEST_TIMEOUT_MS } from './broker-process';
+import { BrokerProcess, callJson, makeDataDir, removeDataDir } from './broker-process';
 
 jest.setTimeout(240_000);
 
@@ -10,16 +10,6 @@ const TOPICS = 200;
 const PARTITIONS = 4;
 const CLIENTS = 20;
 const MAX_OPEN_SEGMENTS = 64;
-
-async function call(url: string, method: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 /** Runs `work(i)` for i in [0, n) on `clients` concurrent workers. */
 async function inParallel(n: number, clients: number, work: (i: number) => Promise<void>): Promise<void> {
@@ -52,22 +42,22 @@ describe(`${TOPICS} topics × ${PARTITIONS} partitions under ulimit -n 1024`, ()
       if (!ok.includes(r.status)) failures.push(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
     };
     await inParallel(TOPICS, CLIENTS, async (t) => {
-      check(`create t${t}`, await call(`${b.url}/topics`, 'POST', { name: `t${t}`, partitions: PARTITIONS }), [200, 201]);
+      check(`create t${t}`, await callJson(`${b.url}/topics`, 'POST', { name: `t${t}`, partitions: PARTITIONS }), [200, 201]);
       sample();
     });
     await inParallel(TOPICS * PARTITIONS, CLIENTS, async (i) => {
       const t = Math.floor(i / PARTITIONS);
       const p = i % PARTITIONS;
-      check(`produce t${t}/${p}`, await call(`${b.url}/topics/t${t}/messages`, 'POST', { message: `m-${t}-${p}`, partition: p }), [200]);
+      check(`produce t${t}/${p}`, await callJson(`${b.url}/topics/t${t}/messages`, 'POST', { message: `m-${t}-${p}`, partition: p }), [200]);
       sample();
     });
     await inParallel(TOPICS * PARTITIONS, CLIENTS, async (i) => {
       const t = Math.floor(i / PARTITIONS);
       const p = i % PARTITIONS;
-      const r = await call(`${b.url}/topics/t${t}/partitions/${p}/messages?from_offset=0`, 'GET');
+      const r = await callJson(`${b.url}/topics/t${t}/partitions/${p}/messages?from_offset=0`, 'GET');
       check(`fetch t${t}/${p}`, r, [200]);
       if (r.status === 200 && r.body.messages?.[0]?.data !== `m-${t}-${p}`) failures.push(`fetch t${t}/${p}: ${JSON.stringify(r.body.messages)}`);
-      const ack = await call(`${b.url}/topics/t${t}/messages/0/ack?consumer_id=c&partition=${p}`, 'POST');
+      const ack = await callJson(`${b.url}/topics/t${t}/messages/0/ack?consumer_id=c&partition=${p}`, 'POST');
       check(`ack t${t}/${p}`, ack, [200]);
       sample();
     });
@@ -77,7 +67,7 @@ describe(`${TOPICS} topics × ${PARTITIONS} partitions under ulimit -n 1024`, ()
     expect(peakFds - idleFds).toBeLessThanOrEqual(MAX_OPEN_SEGMENTS + CLIENTS + 48);
     console.log(`${TOPICS * PARTITIONS} partitions under ulimit -n 1024: peak open fds ${peakFds}, idle ${idleFds} (MAX_OPEN_SEGMENTS=${MAX_OPEN_SEGMENTS}, ${CLIENTS} clients)`);
 
-    const ready = await call(`${b.url}/readyz`, 'GET');
+    const ready = await callJson(`${b.url}/readyz`, 'GET');
     expect(ready.body.info.storage.open_files).toMatchObject({ engine_max: MAX_OPEN_SEGMENTS, process_limit: 1024 });
     expect(ready.body.info.storage.open_files.engine).toBeLessThanOrEqual(MAX_OPEN_SEGMENTS);
   });

@@ -4,23 +4,13 @@
 // after it recovers instead of trusting stale summaries.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BrokerProcess, makeDataDir, removeDataDir, REQUEST_TIMEOUT_MS } from './broker-process';
+import { BrokerProcess, callJson, makeDataDir, removeDataDir } from './broker-process';
 
 jest.setTimeout(180_000);
 
 const TOPICS = 60;
 const PARTITIONS = 4;
 const CLIENTS = 10;
-
-async function call(url: string, method: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 describe('topic creation and restarts (real process)', () => {
   let dataDir: string;
@@ -43,7 +33,7 @@ describe('topic creation and restarts (real process)', () => {
       while (!killing && next < TOPICS) {
         const name = `t${next++}`;
         try {
-          const r = await call(`${b.url}/topics`, 'POST', { name, partitions: PARTITIONS });
+          const r = await callJson(`${b.url}/topics`, 'POST', { name, partitions: PARTITIONS });
           if (r.status === 201) answered.push(name);
           // The kill comes right after the 20th answer, while other creates are in flight.
           if (answered.length === 20 && !killing) {
@@ -60,14 +50,14 @@ describe('topic creation and restarts (real process)', () => {
     expect(answered.length).toBeGreaterThanOrEqual(20);
 
     broker = await b.restart();
-    const listed = await call(`${broker.url}/topics`, 'GET');
+    const listed = await callJson(`${broker.url}/topics`, 'GET');
     const names = new Set<string>(listed.body.topics.map((t: { name: string }) => t.name));
     for (const name of answered) expect(names.has(name) ? name : `${name} missing`).toBe(name);
     for (const t of listed.body.topics) expect(t.partitions).toBe(PARTITIONS); // a listed topic is complete
     // Every answered topic takes messages on every partition.
     for (const name of answered) {
       for (let p = 0; p < PARTITIONS; p++) {
-        const r = await call(`${broker.url}/topics/${name}/messages`, 'POST', { message: `${name}/${p}`, partition: p });
+        const r = await callJson(`${broker.url}/topics/${name}/messages`, 'POST', { message: `${name}/${p}`, partition: p });
         expect(r.body).toEqual({ message_id: 0, partition: p });
       }
     }
@@ -75,29 +65,29 @@ describe('topic creation and restarts (real process)', () => {
 
   it('a SIGTERM leaves the marker; the clean start serves every partition; a kill -9 after it leaves none', async () => {
     const b = broker!;
-    const before = await call(`${b.url}/topics`, 'GET');
+    const before = await callJson(`${b.url}/topics`, 'GET');
     expect(await b.stop()).toBe(0);
     expect(existsSync(join(dataDir, '.clean-shutdown'))).toBe(true);
 
     broker = await b.restart();
     expect(existsSync(join(dataDir, '.clean-shutdown'))).toBe(false);
-    const ready = await call(`${broker.url}/readyz`, 'GET');
+    const ready = await callJson(`${broker.url}/readyz`, 'GET');
     expect(ready.status).toBe(200);
     expect(ready.body.info.storage).toMatchObject({ start: 'clean', partitions: { opened: 0 } });
     // The views from the marker equal the views before the stop.
-    expect((await call(`${broker.url}/topics`, 'GET')).body).toEqual(before.body);
+    expect((await callJson(`${broker.url}/topics`, 'GET')).body).toEqual(before.body);
     const first = before.body.topics[0].name;
-    const read = await call(`${broker.url}/topics/${first}/partitions/1/messages?from_offset=0`, 'GET');
+    const read = await callJson(`${broker.url}/topics/${first}/partitions/1/messages?from_offset=0`, 'GET');
     expect(read.body.messages.map((m: { data: string }) => m.data)).toEqual([`${first}/1`]);
-    const more = await call(`${broker.url}/topics/${first}/messages`, 'POST', { message: 'after clean start', partition: 1 });
+    const more = await callJson(`${broker.url}/topics/${first}/messages`, 'POST', { message: 'after clean start', partition: 1 });
     expect(more.body).toEqual({ message_id: 1, partition: 1 });
 
     await broker.kill9();
     broker = await broker.restart();
-    const after = await call(`${broker.url}/readyz`, 'GET');
+    const after = await callJson(`${broker.url}/readyz`, 'GET');
     expect(after.body.info.storage).toMatchObject({ start: 'recovered' });
     expect(after.body.info.storage.partitions.opened).toBe(after.body.info.storage.partitions.total);
-    const tail = await call(`${broker.url}/topics/${first}/partitions/1/messages?from_offset=0`, 'GET');
+    const tail = await callJson(`${broker.url}/topics/${first}/partitions/1/messages?from_offset=0`, 'GET');
     expect(tail.body.messages.map((m: { data: string }) => m.data)).toEqual([`${first}/1`, 'after clean start']);
   });
 });
