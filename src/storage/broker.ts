@@ -395,18 +395,9 @@ export class Broker implements StorageDriver {
         }
       } else {
         // Keyed records go where Kafka's partitioner puts their key; unkeyed ones stick to one partition.
-        const groups = new Map<number, number[]>();
-        for (let i = 0; i < prepared.length; i++) {
-          const r = prepared[i];
-          placement[i] = offsets[i] = -1;
-          if (!r) continue;
-          valueBytes += r.valueBytes;
-          const p = r.key ? partitionForKey(r.key, n) : sticky;
-          placement[i] = p;
-          let g = groups.get(p);
-          if (!g) groups.set(p, (g = []));
-          g.push(i);
-        }
+        offsets.fill(-1);
+        const groups = routeRecords(prepared, n, sticky, placement);
+        for (const r of prepared) if (r) valueBytes += r.valueBytes;
         await Promise.all(
           [...groups].map(async ([p, indexes]) => {
             const batch = indexes.map((i) => prepared[i]!);
@@ -510,19 +501,11 @@ export class Broker implements StorageDriver {
     // Partitions only grow: routing over the count the first run used is still valid after growth.
     const n = earlier?.routedOver ?? topic.partitions.length;
     const sticky = options.partition ?? (n === 1 ? 0 : partitionForKey(Buffer.from(key, 'utf8'), n));
-    const groups = new Map<number, number[]>();
-    const placement = new Array<number>(prepared.length).fill(-1);
+    const placement = new Array<number>(prepared.length);
     const offsets = new Array<number>(prepared.length).fill(-1);
     let valueBytes = 0;
-    for (let i = 0; i < prepared.length; i++) {
-      const r = prepared[i];
-      if (!r) continue;
-      const p = options.partition === undefined && n > 1 && r.key ? partitionForKey(r.key, n) : sticky;
-      placement[i] = p;
-      let g = groups.get(p);
-      if (!g) groups.set(p, (g = []));
-      g.push(i);
-    }
+    // An explicit partition takes every record, keys included.
+    const groups = routeRecords(prepared, options.partition === undefined ? n : 1, sticky, placement);
     const createdAt = earlier?.createdAt ?? Date.now();
     let wrote = false;
     try {
@@ -715,6 +698,25 @@ export class Broker implements StorageDriver {
       topics.map((t) => t.summary()),
     );
   }
+}
+
+/**
+ * Kafka's routing: a keyed record goes where the partitioner puts its key among `n` partitions, an unkeyed one to
+ * `sticky`. Fills `placement` (-1 for a rejected record) and answers the record indexes per partition, in order.
+ */
+function routeRecords(prepared: Array<PreparedRecord | null>, n: number, sticky: number, placement: number[]): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < prepared.length; i++) {
+    const r = prepared[i];
+    placement[i] = -1;
+    if (!r) continue;
+    const p = n > 1 && r.key ? partitionForKey(r.key, n) : sticky;
+    placement[i] = p;
+    let g = groups.get(p);
+    if (!g) groups.set(p, (g = []));
+    g.push(i);
+  }
+  return groups;
 }
 
 /** The answer of a request whose every share is stored: its offsets, rebuilt from the window. */
